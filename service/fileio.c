@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+
+static int fsync_folder_of(const char *path) {
+        g_autofree char *dir = g_path_get_dirname(path);
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = fsync(fd) < 0 ? -errno : 0;
+        close(fd);
+        return r;
+}
+
+static int write_all(int fd, const char *data, size_t size) {
+        while (size > 0) {
+                ssize_t n = write(fd, data, size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                data += n;
+                size -= (size_t) n;
+        }
+        return 0;
+}
+
+int write_file_atomic(const char *path, const char *data, size_t size) {
+        g_autofree char *tmp = g_strdup_printf("%s.tmpXXXXXX", path);
+        int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+
+        int r = write_all(fd, data, size);
+        if (r == 0 && fchmod(fd, 0644) < 0)
+                r = -errno;
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                unlink(tmp);
+                return r;
+        }
+        return fsync_folder_of(path);
+}
+
+int mkdir_parents(const char *path, int mode) {
+        return g_mkdir_with_parents(path, mode) < 0 ? -errno : 0;
+}
+
+int unlink_if_exists(const char *path) {
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}

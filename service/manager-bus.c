@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.domaind1.Manager and the ObjectManager on /org/domaind1 */
+#include <string.h>
+
+#include "auth.h"
+#include "bus-util.h"
+#include "config.h"
+#include "domain.h"
+#include "hypervisor.h"
+#include "manager.h"
+#include "snapshot.h"
+
+#define AUTH(action)                                                                                                   \
+        do {                                                                                                           \
+                int _r = auth_check(mgr, m, (action), NULL, NULL, error);                                               \
+                if (_r <= 0)                                                                                           \
+                        return _r < 0 ? _r : 1;                                                                        \
+        } while (0)
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+static int property_get_hypervisors(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *mgr = userdata;
+        int r = sd_bus_message_open_container(reply, 'a', "o");
+        for (guint i = 0; r >= 0 && i < mgr->hypervisors->len; i++)
+                r = sd_bus_message_append(reply, "o", ((Hypervisor *) mgr->hypervisors->pdata[i])->path);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int property_get_unavailable(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *mgr = userdata;
+        int r = sd_bus_message_open_container(reply, 'a', "(ss)");
+        for (guint i = 0; r >= 0 && i + 1 < mgr->unavailable->len; i += 2)
+                r = sd_bus_message_append(reply, "(ss)", mgr->unavailable->pdata[i], mgr->unavailable->pdata[i + 1]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int method_list_domains(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Manager *mgr = userdata;
+        uint64_t flags;
+        int r = sd_bus_message_read(m, "t", &flags);
+        if (r < 0)
+                return r;
+        r = check_flags(flags, LIST_ALL_FLAGS, error);
+        if (r < 0)
+                return r;
+        AUTH(AUTH_READ);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "o");
+        for (guint i = 0; r >= 0 && i < mgr->hypervisors->len; i++)
+                r = hypervisor_append_domain_paths(mgr->hypervisors->pdata[i], reply, flags);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* Storage pools are a capability of their own (not built yet): say so. */
+static int method_storage_not_yet(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return bus_error_setf(error, ERROR_NOT_SUPPORTED,
+                              "%s: storage pools are not implemented in domaind %s yet", sd_bus_message_get_member(m),
+                              PACKAGE_VERSION);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Hypervisors", "ao", property_get_hypervisors, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("UnavailablePlugins", "a(ss)", property_get_unavailable, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("ListDomains", SD_BUS_ARGS("t", flags), SD_BUS_RESULT("ao", domains),
+                                method_list_domains, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListPools", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", pools), method_storage_not_yet,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DefinePoolXML", SD_BUS_ARGS("s", xml, "t", flags), SD_BUS_RESULT("o", pool),
+                                method_storage_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("LookupPool", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", pool),
+                                method_storage_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* Every object below /org/domaind1, for introspection and GetManagedObjects. */
+static int enumerate_objects(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error) {
+        Manager *mgr = userdata;
+        GPtrArray *paths = g_ptr_array_new();
+        for (guint i = 0; i < mgr->hypervisors->len; i++) {
+                Hypervisor *h = mgr->hypervisors->pdata[i];
+                g_ptr_array_add(paths, g_strdup(h->path));
+                GHashTableIter it;
+                gpointer value;
+                g_hash_table_iter_init(&it, h->domains);
+                while (g_hash_table_iter_next(&it, NULL, &value)) {
+                        Domain *d = value;
+                        g_ptr_array_add(paths, g_strdup(d->path));
+                        snapshot_append_all_paths(d, paths);
+                }
+        }
+        g_ptr_array_add(paths, NULL);
+        *nodes = (char **) g_ptr_array_free(paths, false);
+        return 0;
+}
+
+int manager_bus_register(Manager *mgr) {
+        int r = sd_bus_add_object_vtable(mgr->bus, NULL, MANAGER_PATH, "org.domaind1.Manager", manager_vtable, mgr);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_node_enumerator(mgr->bus, NULL, MANAGER_PATH, enumerate_objects, mgr);
+        if (r < 0)
+                return r;
+        return sd_bus_add_object_manager(mgr->bus, NULL, MANAGER_PATH);
+}
