@@ -80,6 +80,11 @@ static int property_get_hypervisor(sd_bus *bus, const char *path, const char *in
         return sd_bus_message_append(reply, "o", ((Domain *) userdata)->hv->path);
 }
 
+static int property_get_autostart(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_property_get_bool(bus, path, interface, property, reply, &((Domain *) userdata)->autostart, error);
+}
+
 static int property_set_autostart(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *value, void *userdata, sd_bus_error *error) {
         Domain *d = userdata;
@@ -224,8 +229,8 @@ static const sd_bus_vtable domain_vtable[] = {
         SD_BUS_PROPERTY("StateReason", "s", property_get_reason, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Persistent", "b", bus_property_get_bool, offsetof(Domain, persistent),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_WRITABLE_PROPERTY("Autostart", "b", bus_property_get_bool, property_set_autostart,
-                                 offsetof(Domain, autostart),
+        /* offset 0: sd-bus hands the setter object + offset, and it needs the Domain */
+        SD_BUS_WRITABLE_PROPERTY("Autostart", "b", property_get_autostart, property_set_autostart, 0,
                                  SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE | SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_PROPERTY("HasManagedSave", "b", bus_property_get_bool, offsetof(Domain, has_managed_save),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

@@ -188,7 +188,7 @@ static void lifecycle_stopped(Job *job, DomaindResult r, const char *message) {
         Domain *d = job->domain;
         if (r != DOMAIND_OK)
                 return job_finish(job, r, "%s", message);
-        const char *reason = job->path;
+        const char *reason = g_intern_string(job->path); /* outlives the job */
         if (job->flags) { /* restart: the domain stays, even a transient one */
                 g_clear_pointer(&d->live, domain_def_free);
                 domain_set_state(d, STATE_SHUTOFF, reason, "stopped", reason);

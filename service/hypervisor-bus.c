@@ -7,6 +7,7 @@
 #include "bus-util.h"
 #include "domain-ops.h"
 #include "hypervisor.h"
+#include "snapshot.h"
 
 #define AUTH(action)                                                                                                   \
         do {                                                                                                           \
@@ -183,9 +184,29 @@ static const sd_bus_vtable hypervisor_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* Domains and their snapshots, for introspection and GetManagedObjects. */
+static int enumerate_domains(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error) {
+        Hypervisor *h = userdata;
+        GPtrArray *paths = g_ptr_array_new();
+        GHashTableIter it;
+        gpointer value;
+        g_hash_table_iter_init(&it, h->domains);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                Domain *d = value;
+                g_ptr_array_add(paths, g_strdup(d->path));
+                snapshot_append_all_paths(d, paths);
+        }
+        g_ptr_array_add(paths, NULL);
+        *nodes = (char **) g_ptr_array_free(paths, false);
+        return 0;
+}
+
 int hypervisor_bus_register(Hypervisor *h) {
         int r = sd_bus_add_object_vtable(h->manager->bus, NULL, h->path, "org.domaind1.Hypervisor", hypervisor_vtable,
                                          h);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_node_enumerator(h->manager->bus, NULL, h->domain_prefix, enumerate_domains, h);
         if (r < 0)
                 return r;
         return domain_bus_register(h);

@@ -87,24 +87,15 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-/* Every object below /org/domaind1, for introspection and GetManagedObjects. */
-static int enumerate_objects(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error) {
+/* The hypervisors below /org/domaind1; their domains are enumerated one
+ * level down (hypervisor-bus.c), so that introspection walks a tree. */
+static int enumerate_hypervisors(sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
+                                 sd_bus_error *error) {
         Manager *mgr = userdata;
-        GPtrArray *paths = g_ptr_array_new();
-        for (guint i = 0; i < mgr->hypervisors->len; i++) {
-                Hypervisor *h = mgr->hypervisors->pdata[i];
-                g_ptr_array_add(paths, g_strdup(h->path));
-                GHashTableIter it;
-                gpointer value;
-                g_hash_table_iter_init(&it, h->domains);
-                while (g_hash_table_iter_next(&it, NULL, &value)) {
-                        Domain *d = value;
-                        g_ptr_array_add(paths, g_strdup(d->path));
-                        snapshot_append_all_paths(d, paths);
-                }
-        }
-        g_ptr_array_add(paths, NULL);
-        *nodes = (char **) g_ptr_array_free(paths, false);
+        char **paths = g_new0(char *, mgr->hypervisors->len + 1);
+        for (guint i = 0; i < mgr->hypervisors->len; i++)
+                paths[i] = g_strdup(((Hypervisor *) mgr->hypervisors->pdata[i])->path);
+        *nodes = paths;
         return 0;
 }
 
@@ -112,7 +103,7 @@ int manager_bus_register(Manager *mgr) {
         int r = sd_bus_add_object_vtable(mgr->bus, NULL, MANAGER_PATH, "org.domaind1.Manager", manager_vtable, mgr);
         if (r < 0)
                 return r;
-        r = sd_bus_add_node_enumerator(mgr->bus, NULL, MANAGER_PATH, enumerate_objects, mgr);
+        r = sd_bus_add_node_enumerator(mgr->bus, NULL, MANAGER_PATH, enumerate_hypervisors, mgr);
         if (r < 0)
                 return r;
         return sd_bus_add_object_manager(mgr->bus, NULL, MANAGER_PATH);

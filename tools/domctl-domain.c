@@ -79,17 +79,6 @@ static const FlagMap dumpxml_flags[] = {
         {}
 };
 
-/* The name of a domain we just made; if it is gone again already, its path. */
-static char *new_domain_name(Context *ctx, const char *path) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        char *name = NULL;
-
-        if (sd_bus_get_property_string(ctx->bus, DOMAIND_SERVICE, path, IFACE_DOMAIN, "Name",
-                                       &error, &name) < 0)
-                return g_strdup(path_last_element(path));
-        return name;
-}
-
 /* ---- list ---- */
 
 typedef struct DomainRow {
@@ -130,13 +119,15 @@ static int list_domain_paths(Context *ctx, uint64_t flags, char ***ret) {
         r = sd_bus_message_read_strv(reply, ret);
         if (r < 0)
                 return log_error_errno(r, "failed to parse reply: %s", g_strerror(-r));
+        if (!*ret)      /* sd-bus gives NULL for an empty array */
+                *ret = g_new0(char *, 1);
         return 0;
 }
 
 static GArray *domain_rows(char **paths, GHashTable *objects) {
         GArray *rows = g_array_new(false, true, sizeof(DomainRow));
 
-        for (char **p = paths; *p; p++) {
+        for (char **p = paths; p && *p; p++) {
                 GHashTable *props = g_hash_table_lookup(objects, *p);
                 DomainRow row;
 
@@ -151,7 +142,7 @@ static GArray *domain_rows(char **paths, GHashTable *objects) {
                 g_array_append_val(rows, row);
         }
 
-        qsort(rows->data, rows->len, sizeof(DomainRow), domain_row_compare);
+        g_array_sort(rows, domain_row_compare);
         return rows;
 }
 
@@ -224,7 +215,7 @@ static int verb_define(Context *ctx, const Cmd *cmd) {
         if (r < 0)
                 return r;
 
-        name = new_domain_name(ctx, path);
+        name = domain_name_quiet(ctx, path);
         printf("Domain '%s' defined from %s\n", name, file);
         return 0;
 }
@@ -254,7 +245,7 @@ static int verb_create(Context *ctx, const Cmd *cmd) {
         if (r < 0)
                 return r;
 
-        name = new_domain_name(ctx, path);
+        name = domain_name_quiet(ctx, path);
         printf("Domain '%s' created from %s\n", name, file);
         fflush(stdout);
 
@@ -615,7 +606,7 @@ static int verb_domname(Context *ctx, const Cmd *cmd) {
 
 /* ---- the hypervisor and the daemon ---- */
 
-static int verb_capabilities(Context *ctx, const Cmd *cmd) {
+static int verb_capabilities(Context *ctx, _unused_ const Cmd *cmd) {
         g_autofree char *xml = NULL;
         const char *hv;
         int r;
@@ -632,7 +623,7 @@ static int verb_capabilities(Context *ctx, const Cmd *cmd) {
         return 0;
 }
 
-static int verb_version(Context *ctx, const Cmd *cmd) {
+static int verb_version(Context *ctx, _unused_ const Cmd *cmd) {
         g_autofree char *daemon = NULL;
         g_autoptr(GHashTable) props = NULL;
         const char *hv;
@@ -656,7 +647,7 @@ static int verb_version(Context *ctx, const Cmd *cmd) {
         return 0;
 }
 
-static int verb_uri(Context *ctx, const Cmd *cmd) {
+static int verb_uri(Context *ctx, _unused_ const Cmd *cmd) {
         g_autofree char *uri = NULL;
         const char *hv;
         int r;
@@ -791,8 +782,9 @@ const Verb domain_verbs[] = {
           .args = { DOMAIN_ARG } },
         { "domname", verb_domname, "convert a domain id or UUID to a domain name",
           .args = { DOMAIN_ARG } },
-        { "capabilities", verb_capabilities, "print the hypervisor's capabilities" },
-        { "version", verb_version, "print the versions of domctl, domaind and the hypervisor" },
-        { "uri", verb_uri, "print the hypervisor's URI" },
+        { "capabilities", verb_capabilities, "print the hypervisor's capabilities", .args = {} },
+        { "version", verb_version, "print the versions of domctl, domaind and the hypervisor",
+          .args = {} },
+        { "uri", verb_uri, "print the hypervisor's URI", .args = {} },
         {}
 };

@@ -79,7 +79,7 @@ static const char *editor_command(void) {
         return "vi";
 }
 
-static void editor_child_setup(gpointer data) {
+static void editor_child_setup(_unused_ gpointer data) {
         /* the parent ignores these while it waits, like system(3) */
         (void) signal(SIGINT, SIG_DFL);
         (void) signal(SIGQUIT, SIG_DFL);
@@ -160,8 +160,7 @@ static int define_edited(Context *ctx, const Domain *dom, const char *xml, char 
                 return log_bus_error(&error, r);
 
         r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0 || domain_name_of(ctx, path, ret_name) < 0)
-                *ret_name = g_strdup(dom->name);
+        *ret_name = r < 0 ? g_strdup(dom->name) : domain_name_quiet(ctx, path);
         return 0;
 }
 

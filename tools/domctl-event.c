@@ -14,7 +14,8 @@
 
 #define USEC_PER_SEC UINT64_C(1000000)
 
-static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+static int on_exit_signal(sd_event_source *s, _unused_ const struct signalfd_siginfo *si,
+                          _unused_ void *userdata) {
         return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
@@ -66,6 +67,7 @@ static int event_loop_run(Context *ctx, sd_event *e) {
 typedef struct Listener {
         Context *ctx;
         sd_event *event;
+        sd_bus_slot *slots[2];
         GHashTable *names;              /* domain path → name */
         const char *domain_path;        /* --domain, or NULL for all */
         bool loop;
@@ -101,7 +103,7 @@ static void print_timestamp(void) {
         printf("%s.%03d%s: ", buf, (int) (tv.tv_usec / 1000), zone);
 }
 
-static int on_domain_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+static int on_domain_event(sd_bus_message *m, void *userdata, _unused_ sd_bus_error *ret_error) {
         Listener *l = userdata;
         const char *path, *event, *detail;
 
@@ -122,7 +124,8 @@ static int on_domain_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_
 }
 
 /* Learn the names of new domains, so that a later "undefined" can name them. */
-static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+static int on_interfaces_added(sd_bus_message *m, void *userdata,
+                               _unused_ sd_bus_error *ret_error) {
         Listener *l = userdata;
         g_autoptr(GHashTable) objects = NULL;
         GHashTableIter it;
@@ -142,7 +145,7 @@ static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *
         return 0;
 }
 
-static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_timeout(sd_event_source *s, _unused_ uint64_t usec, _unused_ void *userdata) {
         return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
@@ -170,10 +173,10 @@ static int listener_subscribe(Listener *l) {
         int r;
 
         /* every hypervisor's path: no path in the match */
-        r = sd_bus_match_signal(bus, NULL, DOMAIND_SERVICE, NULL, IFACE_HYPERVISOR,
+        r = sd_bus_match_signal(bus, &l->slots[0], DOMAIND_SERVICE, NULL, IFACE_HYPERVISOR,
                                 "DomainEvent", on_domain_event, l);
         if (r >= 0)
-                r = sd_bus_match_signal(bus, NULL, DOMAIND_SERVICE, DOMAIND_ROOT_PATH,
+                r = sd_bus_match_signal(bus, &l->slots[1], DOMAIND_SERVICE, DOMAIND_ROOT_PATH,
                                         IFACE_OBJECT_MANAGER, "InterfacesAdded",
                                         on_interfaces_added, l);
         if (r < 0)
@@ -228,11 +231,16 @@ static int listener_run(Listener *l, uint64_t timeout) {
         return event_loop_run(l->ctx, e);
 }
 
+static void listener_done(Listener *l) {
+        for (size_t i = 0; i < G_N_ELEMENTS(l->slots); i++)
+                l->slots[i] = sd_bus_slot_unref(l->slots[i]);
+        g_clear_pointer(&l->names, g_hash_table_unref);
+}
+
 static int verb_event(Context *ctx, const Cmd *cmd) {
         _cleanup_(domain_done) Domain dom = {};
-        g_autoptr(GHashTable) names = NULL;
+        _cleanup_(listener_done) Listener l = {};
         uint64_t timeout;
-        Listener l;
         int r;
 
         if (cmd_bool(cmd, "list")) {
@@ -244,10 +252,9 @@ static int verb_event(Context *ctx, const Cmd *cmd) {
         if (r < 0)
                 return r;
 
-        names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         l = (Listener) {
                 .ctx = ctx,
-                .names = names,
+                .names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
                 .loop = cmd_bool(cmd, "loop"),
                 .timestamp = cmd_bool(cmd, "timestamp"),
         };
@@ -286,7 +293,7 @@ static void watch_done(DomainWatch *w, bool daemon_gone) {
                 (void) sd_event_exit(w->event, 0);
 }
 
-static int on_watch_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+static int on_watch_event(sd_bus_message *m, void *userdata, _unused_ sd_bus_error *ret_error) {
         DomainWatch *w = userdata;
         const char *path, *event, *detail;
 
@@ -297,7 +304,7 @@ static int on_watch_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         return 0;
 }
 
-static int on_watch_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+static int on_watch_removed(sd_bus_message *m, void *userdata, _unused_ sd_bus_error *ret_error) {
         DomainWatch *w = userdata;
         const char *path;
 
@@ -308,7 +315,7 @@ static int on_watch_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret
         return 0;
 }
 
-static int on_watch_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+static int on_watch_owner(sd_bus_message *m, void *userdata, _unused_ sd_bus_error *ret_error) {
         DomainWatch *w = userdata;
         const char *name, *old_owner, *new_owner;
 

@@ -277,7 +277,7 @@ static int snap_row_compare(const void *a, const void *b) {
 static GArray *snapshot_rows(char **paths, GHashTable *objects) {
         GArray *rows = g_array_new(false, true, sizeof(SnapRow));
 
-        for (char **p = paths; *p; p++) {
+        for (char **p = paths; p && *p; p++) {
                 GHashTable *props = g_hash_table_lookup(objects, *p);
                 SnapRow row;
 
@@ -294,7 +294,7 @@ static GArray *snapshot_rows(char **paths, GHashTable *objects) {
                 g_array_append_val(rows, row);
         }
 
-        qsort(rows->data, rows->len, sizeof(SnapRow), snap_row_compare);
+        g_array_sort(rows, snap_row_compare);
         return rows;
 }
 
@@ -389,6 +389,8 @@ static int list_snapshot_paths(Context *ctx, const Domain *dom, uint64_t flags, 
         r = sd_bus_message_read_strv(reply, ret);
         if (r < 0)
                 return log_error_errno(r, "failed to parse reply: %s", g_strerror(-r));
+        if (!*ret)      /* sd-bus gives NULL for an empty array */
+                *ret = g_new0(char *, 1);
         return 0;
 }
 

@@ -11,25 +11,27 @@
 
 /* ---- errors ---- */
 
+static G_GNUC_PRINTF(1, 0) void log_errorv(const char *fmt, va_list ap) {
+        fputs("error: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+}
+
 int log_error_errno(int r, const char *fmt, ...) {
         va_list ap;
 
-        fputs("error: ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        log_errorv(fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
         return r < 0 ? r : -EIO;
 }
 
 int log_usage(const char *fmt, ...) {
         va_list ap;
 
-        fputs("error: ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        log_errorv(fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
         return -DOMCTL_EUSAGE;
 }
 
@@ -572,6 +574,8 @@ int hypervisor_path(Context *ctx, const char **ret) {
                                      IFACE_MANAGER, "Hypervisors", &error, &published);
         if (r < 0)
                 return log_bus_error(&error, r);
+        if (!published)
+                published = g_new0(char *, 1);
 
         if (!name)
                 name = g_strv_length(published) == 1 ? path_last_element(published[0]) : "kvm";
@@ -701,6 +705,18 @@ static int domain_lookup_path(Context *ctx, const char *spec, char **ret_path, b
 
 int domain_name_of(Context *ctx, const char *path, char **ret) {
         return bus_get_string(ctx, path, IFACE_DOMAIN, "Name", ret);
+}
+
+/* The name of a domain we just made; if it is gone again already, the last
+ * element of its path. Prints no error. */
+char *domain_name_quiet(Context *ctx, const char *path) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(freep) char *name = NULL;
+
+        if (sd_bus_get_property_string(ctx->bus, DOMAIND_SERVICE, path, IFACE_DOMAIN, "Name",
+                                       &error, &name) < 0)
+                return g_strdup(path_last_element(path));
+        return g_strdup(name);
 }
 
 int domain_lookup(Context *ctx, const char *spec, Domain *ret) {

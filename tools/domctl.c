@@ -51,7 +51,8 @@ static int arg_index_checked(const Cmd *cmd, const char *name) {
         int i = arg_index(cmd->verb, name);
 
         /* Asking for an option the verb does not declare is a bug here. */
-        g_assert(i >= 0);
+        if (i < 0)
+                g_error("command '%s' has no option '%s'", cmd->verb->name, name);
         return i;
 }
 
@@ -143,7 +144,7 @@ static void print_help(void) {
         printf("\nSee '%s help COMMAND' for the options of one command.\n", g_get_prgname());
 }
 
-static int verb_help(Context *ctx, const Cmd *cmd) {
+static int verb_help(_unused_ Context *ctx, const Cmd *cmd) {
         const char *name = cmd_str(cmd, "command");
         const Verb *verb;
 
@@ -241,6 +242,11 @@ static int parse_cmd(const Verb *verb, int argc, char **argv, Cmd *cmd) {
 
                 if (!only_positional && streq(a, "--")) {
                         only_positional = true;
+                        continue;
+                }
+
+                if (!only_positional && streq(a, "-h")) {
+                        help = true;
                         continue;
                 }
 

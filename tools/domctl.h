@@ -17,6 +17,7 @@
 #include <systemd/sd-bus.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
 
 #define DOMAIND_SERVICE         "org.domaind1"
 #define DOMAIND_ROOT_PATH       "/org/domaind1"
@@ -174,6 +175,7 @@ void domain_done(Domain *d);
 int hypervisor_path(Context *ctx, const char **ret);
 int domain_lookup(Context *ctx, const char *spec, Domain *ret);
 int domain_name_of(Context *ctx, const char *path, char **ret);
+char *domain_name_quiet(Context *ctx, const char *path);
 const char *path_last_element(const char *path);
 const char *state_to_string(const char *state);
 

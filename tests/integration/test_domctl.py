@@ -15,23 +15,29 @@ import pytest
 from harness import (F, domain_xml, new_uuid, state_of, wait_until, domctl_binary, Recorder)
 
 
-def ok(env, *args, **kw):
-    r = env.domctl(*args, **kw)
+def ok(env_, *args, **kw):
+    r = env_.domctl(*args, **kw)
     assert r.returncode == 0, (f"domctl {' '.join(map(str, args))} failed ({r.returncode})\n"
                                f"stdout: {r.stdout}\nstderr: {r.stderr}")
     return r.stdout
 
 
 def table(out):
-    """Parses domctl's table: header, rule of dashes, rows; cells are split
-    on runs of two or more spaces."""
+    """Parses domctl's table: header, rule of dashes, rows. Columns start
+    where the header's titles start (cells may be empty)."""
     lines = [l for l in out.splitlines() if l.strip()]
     assert len(lines) >= 2, out
-    header = re.split(r"\s{2,}", lines[0].strip())
+    head = lines[0]
+    starts = [m.start() for m in re.finditer(r"(?<!\S)\S+(?: \S+)*", head)]
+    header = [head[s:].split("  ")[0].strip() for s in starts]
     assert set(lines[1].strip()) == {"-"}, f"no rule under the header:\n{out}"
-    rows = [re.split(r"\s{2,}", l.strip()) for l in lines[2:]]
-    for r in rows:
-        assert len(r) == len(header), f"row {r} does not match header {header}:\n{out}"
+    rows = []
+    for l in lines[2:]:
+        cells = []
+        for i, s in enumerate(starts):
+            end = starts[i + 1] if i + 1 < len(starts) else len(l)
+            cells.append(l[s:end].strip())
+        rows.append(cells)
     return header, rows
 
 

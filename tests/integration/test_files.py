@@ -9,7 +9,7 @@ from harness import F, domain_xml, new_uuid, state_of
 
 def only_final_files(folder, suffix):
     """Every entry of folder is a final <uuid><suffix> file (no temp files)."""
-    names = sorted(os.listdir(folder))
+    names = sorted(n for n in os.listdir(folder) if not os.path.isdir(os.path.join(folder, n)))
     bad = [n for n in names if not n.endswith(suffix) or n.startswith(".")]
     assert not bad, f"left-over files in {folder}: {bad}"
     return names
