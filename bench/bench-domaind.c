@@ -52,6 +52,9 @@ static const char *arg_runtime_dir;
 static unsigned arg_domains = 1000;
 static unsigned arg_iterations = 5000;
 
+static const char *arg_perf_ctl, *arg_perf_ack;
+static const char *arg_perf_phases = "abcdef";
+
 static unsigned n_missed;
 
 /* ---- small helpers ---- */
@@ -140,6 +143,28 @@ static double rss_mib(void) {
         if (!l)
                 die("no VmRSS in %s", path);
         return (double) strtoull(l + strlen("\nVmRSS:"), NULL, 10) / 1024.0;
+}
+
+/* With --perf-control, perf record (started with -D -1) samples domaind
+ * only during the phases named by --perf-phases. */
+static void perf_phase(char phase, bool enable) {
+        static int ctl = -1, ack = -1;
+        char buf[16];
+
+        if (!arg_perf_ctl || !strchr(arg_perf_phases, phase))
+                return;
+        if (ctl < 0) {
+                ctl = open(arg_perf_ctl, O_WRONLY | O_CLOEXEC);
+                ack = open(arg_perf_ack, O_RDONLY | O_CLOEXEC);
+                if (ctl < 0 || ack < 0)
+                        die("cannot open the perf control fifos %s, %s: %s", arg_perf_ctl, arg_perf_ack,
+                            strerror(errno));
+        }
+        const char *cmd = enable ? "enable\n" : "disable\n";
+        if (write(ctl, cmd, strlen(cmd)) != (ssize_t) strlen(cmd))
+                die("cannot write to %s: %s", arg_perf_ctl, strerror(errno));
+        if (read(ack, buf, sizeof(buf)) <= 0)
+                die("no ack from perf on %s", arg_perf_ack);
 }
 
 /* ---- the table ---- */
@@ -445,6 +470,8 @@ static void parse_argv(int argc, char *argv[]) {
                 { "runtime-dir", required_argument, NULL, 'r' },
                 { "domains", required_argument, NULL, 'n' },
                 { "iterations", required_argument, NULL, 'i' },
+                { "perf-control", required_argument, NULL, 'P' },
+                { "perf-phases", required_argument, NULL, 'Q' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -466,9 +493,22 @@ static void parse_argv(int argc, char *argv[]) {
                 case 'i':
                         arg_iterations = (unsigned) strtoul(optarg, NULL, 10);
                         break;
+                case 'P': {
+                        char *comma = strchr(optarg, ',');
+                        if (!comma)
+                                die("--perf-control=CTL_FIFO,ACK_FIFO");
+                        *comma = '\0';
+                        arg_perf_ctl = optarg;
+                        arg_perf_ack = comma + 1;
+                        break;
+                }
+                case 'Q':
+                        arg_perf_phases = optarg;
+                        break;
                 case 'h':
                         printf("Usage: %s --address=ADDRESS --pid=DOMAIND_PID --runtime-dir=DIR "
-                               "[--domains=N] [--iterations=N]\n",
+                               "[--domains=N] [--iterations=N]\n"
+                               "       [--perf-control=CTL_FIFO,ACK_FIFO --perf-phases=LETTERS]\n",
                                argv[0]);
                         exit(EXIT_SUCCESS);
                 default:
@@ -516,7 +556,9 @@ int main(int argc, char *argv[]) {
         double rss_before = rss_mib();
 
         /* (b) pipelined DefineXML on the empty hypervisor */
+        perf_phase('b', true);
         uint64_t t_pipe = define_pipelined(bus, "bench-", N, paths);
+        perf_phase('b', false);
         snprintf(what, sizeof(what), "(b) DefineXML x%u, pipelined, total", N);
         snprintf(target, sizeof(target), "<= %.3f s", TARGET_DEFINE_TOTAL_S);
         row_target(what, (double) t_pipe / 1e9 <= TARGET_DEFINE_TOTAL_S, target, "%.3f s (%.1f us/call)",
@@ -534,6 +576,7 @@ int main(int argc, char *argv[]) {
         /* (c) GetManagedObjects */
         {
                 uint64_t t[20];
+                perf_phase('c', true);
                 for (unsigned k = 0; k < G_N_ELEMENTS(t); k++) {
                         sd_bus_error error = SD_BUS_ERROR_NULL;
                         sd_bus_message *reply = NULL;
@@ -552,6 +595,7 @@ int main(int argc, char *argv[]) {
                                     incomplete, N_DOMAIN_PROPERTIES);
                         sd_bus_message_unref(reply);
                 }
+                perf_phase('c', false);
                 Stats s = stats_of(t, G_N_ELEMENTS(t));
                 snprintf(what, sizeof(what), "(c) GetManagedObjects, %u domains, median of %zu", N,
                          G_N_ELEMENTS(t));
@@ -568,6 +612,7 @@ int main(int argc, char *argv[]) {
                         timed_ping(bus);
                         timed_get_state(bus, probe);
                 }
+                perf_phase('a', true);
                 for (unsigned k = 0; k < iters; k++) {
                         if (k & 1) {
                                 tg[k] = timed_get_state(bus, probe);
@@ -577,6 +622,7 @@ int main(int argc, char *argv[]) {
                                 tg[k] = timed_get_state(bus, probe);
                         }
                 }
+                perf_phase('a', false);
                 Stats sg = stats_of(tg, iters), sp = stats_of(tp, iters);
                 snprintf(what, sizeof(what), "(a) Peer.Ping p50 / p99 (bus floor, x%u)", iters);
                 row_info(what, "%.1f / %.1f us", sp.p50, sp.p99);
@@ -601,11 +647,15 @@ int main(int argc, char *argv[]) {
                         { "Resume", false, "running" },
                         { "Destroy", true, "shutoff" },
                 };
-                uint64_t *t = g_new(uint64_t, N);
+                uint64_t *t = g_new(uint64_t, N), *tp = g_new(uint64_t, N * G_N_ELEMENTS(steps));
                 double rss_running = 0;
                 for (size_t s = 0; s < G_N_ELEMENTS(steps); s++) {
-                        for (unsigned i = 0; i < N; i++)
+                        perf_phase('d', true);
+                        for (unsigned i = 0; i < N; i++) {
                                 t[i] = timed_domain_call(bus, paths[i], steps[s].method, steps[s].flags);
+                                tp[s * N + i] = timed_ping(bus); /* the floor, at the same time */
+                        }
+                        perf_phase('d', false);
                         expect_state(bus, paths[0], steps[s].after);
                         expect_state(bus, paths[N - 1], steps[s].after);
                         if (s == 0)
@@ -616,6 +666,9 @@ int main(int argc, char *argv[]) {
                         row_target(what, st.p50 <= TARGET_LIFECYCLE_P50_US, target, "%.1f us (%.1f)", st.p50,
                                    st.p99);
                 }
+                Stats sp = stats_of(tp, N * G_N_ELEMENTS(steps));
+                row_info("(d) Peer.Ping between those calls, p50 (p99)", "%.1f us (%.1f)", sp.p50, sp.p99);
+                g_free(tp);
                 snprintf(what, sizeof(what), "(e) domaind VmRSS with %u domains running", N);
                 row_info(what, "%.1f MiB", rss_running);
                 g_free(t);
@@ -640,6 +693,7 @@ int main(int argc, char *argv[]) {
                            NULL, "Peer.Ping");
 
                 SlowCall sc = { .pending = 1 };
+                perf_phase('f', true);
                 uint64_t t0 = now_ns();
                 int r = sd_bus_call_method_async(bus, NULL, BUS_NAME, slow, DOMAIN_IFACE, "Start",
                                                  on_slow_start_reply, &sc, "t", (uint64_t) 0);
@@ -652,6 +706,7 @@ int main(int argc, char *argv[]) {
                 for (unsigned k = 0; k < gets; k++)
                         busy[k] = timed_get_state(bus2, slow);
                 uint64_t t_gets_done = now_ns();
+                perf_phase('f', false);
                 bus_run_until(bus, &sc.pending);
                 if (sc.error)
                         die("Start (slow): %s", sc.error);
@@ -695,7 +750,9 @@ int main(int argc, char *argv[]) {
                 row_info(what, "%.1f / %.1f us", su.p50, su.p99);
                 g_free(t);
 
+                perf_phase('b', true);
                 uint64_t t_seq = define_sequential(bus, "bench-seq-", N, paths_seq);
+                perf_phase('b', false);
                 snprintf(what, sizeof(what), "(b) DefineXML x%u, sequential, total", N);
                 row_info(what, "%.3f s (%.1f us/call)", (double) t_seq / 1e9, ns_to_us(t_seq) / N);
                 row_info("    (the (b) target applies to the pipelined total)", "%s", "");

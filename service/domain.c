@@ -68,6 +68,8 @@ void domain_free(Domain *d) {
         if (!d)
                 return;
         job_cancel_waiting(d);
+        if (d->job)
+                job_abandon(d->job);
         sd_event_source_unref(d->run_next);
         sd_bus_track_unref(d->autodestroy);
         if (d->snapshots)

@@ -387,7 +387,6 @@ static void load_status(Hypervisor *h, const char *path) {
                 return;
         }
         g_autofree char *reason = xml_attr(root, "reason");
-        g_autofree char *persistent = xml_attr(root, "persistent");
         g_autofree char *owner = xml_attr(root, "autodestroy");
         xmlChar *plugin_text = plugin_node ? xmlNodeGetContent(plugin_node) : NULL;
         xmlBuffer *buf = xmlBufferCreate();
@@ -417,7 +416,6 @@ static void load_status(Hypervisor *h, const char *path) {
                         domain_remove(d);
                 return;
         }
-        (void) persistent; /* the config file decides: it was read before */
         d->state = state_from_plugin(state);
         d->reason = intern_reason(reason);
         DomaindGuestInfo info;

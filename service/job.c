@@ -188,6 +188,16 @@ void job_set_type(Domain *d, JobType type) {
         domain_emit_changed(d, "Job", NULL);
 }
 
+void job_abandon(Job *job) {
+        if (job->message)
+                sd_bus_reply_method_errorf(job->message, ERROR_HYPERVISOR_FAILED,
+                                           "domaind is stopping: %s of '%s' did not finish", job->name,
+                                           domain_name(job->domain));
+        if (job->domain->job == job)
+                job->domain->job = NULL;
+        job_free(job);
+}
+
 void job_cancel_waiting(Domain *d) {
         Job *job;
         while ((job = g_queue_pop_head(&d->waiting))) {

@@ -62,5 +62,9 @@ void job_host_call_done(DomaindCall *call, DomaindResult result, const char *for
 /* Long-job bookkeeping for the Job property and GetJobInfo. */
 void job_set_type(Domain *d, JobType type);
 
+/* Drops a running job at shutdown (the plugin is closed right after and
+ * never completes it). */
+void job_abandon(Job *job);
+
 /* Fails every queued job (the domain is going away). */
 void job_cancel_waiting(Domain *d);

@@ -23,7 +23,8 @@
  * Asynchronous operations take a DomaindCall *. The plugin ends every such
  * operation by calling host->call_done(call, ...) exactly once, either before
  * the operation function returns or later from the loop. After call_done the
- * call pointer is invalid.
+ * call pointer is invalid. Strings the plugin returns as "malloc'd" are
+ * released with free() (g_malloc'd memory is fine: GLib uses malloc).
  *
  * A NULL operation pointer means "this hypervisor cannot do that": the core
  * answers org.domaind1.Error.NotSupported on its own.
@@ -147,6 +148,9 @@ typedef struct DomaindPlugin {
         /* Opens the hypervisor. On failure return a negative errno and set
          * *why (malloc'd) to the reason shown in Manager.UnavailablePlugins. */
         int (*open)(const DomaindHost *host, void **hv, char **why);
+        /* domaind is stopping: free everything. Guests keep running (a
+         * restarted domaind attaches to them again). Calls still pending are
+         * dropped without call_done: the core has already answered them. */
         void (*close)(void *hv);
         char *(*version)(void *hv);      /* malloc'd, e.g. "7.2.0" */
         char *(*capabilities)(void *hv); /* malloc'd libvirt capabilities XML */
@@ -166,7 +170,9 @@ typedef struct DomaindPlugin {
         /* Synchronous, fast (called for property reads). */
         void (*get_info)(void *hv, DomaindGuest *guest, DomaindGuestInfo *info);
         /* The core drops the guest (undefined, transient and stopped): free
-         * the guest's plugin data. May be NULL. */
+         * the guest's plugin data. May come while an operation of that guest
+         * is still pending (a transient guest that died): that operation
+         * must still end with call_done. May be NULL. */
         void (*forget)(void *hv, DomaindGuest *guest);
 
         /* Lifecycle, asynchronous. The core has already checked the state

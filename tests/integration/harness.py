@@ -1148,3 +1148,35 @@ _counter = [0]
 def unique(prefix="dom"):
     _counter[0] += 1
     return f"{prefix}{_counter[0]}"
+
+
+# the State a domain must show (PropertiesChanged already sent) when each
+# DomainEvent arrives
+EVENT_STATES = {
+    "started": ("running", "paused"),
+    "suspended": ("paused",),
+    "resumed": ("running",),
+    "stopped": ("shutoff", "saved"),
+    "shutdown": ("shutdown", "shutoff"),
+    "crashed": ("crashed", "shutoff"),
+}
+
+
+def assert_state_precedes_events(rec, path, initial=None):
+    """For every lifecycle DomainEvent of path recorded in rec, the last
+    PropertiesChanged State of path before it is a state the event leads to
+    (a client reacting to the event reads the new state)."""
+    state = initial
+    evs = rec.snapshot()
+    checked = 0
+    for e in evs:
+        if e.path != path:
+            continue
+        if e.kind == "prop" and "State" in e.changed:
+            state = e.changed["State"]
+        elif e.kind == "event" and e.event in EVENT_STATES:
+            assert state in EVENT_STATES[e.event], (
+                f"DomainEvent {e.event}/{e.detail} arrived while the last State sent was "
+                f"{state!r}:\n" + "\n".join(map(repr, evs)))
+            checked += 1
+    return checked

@@ -11,7 +11,8 @@ import pytest
 from harness import (F, TEST_HV_PATH, DOMAIN_IFACE, HV_IFACE, E_INVALID_STATE,
                      E_INVALID_ARGUMENT, E_ALREADY_EXISTS, E_NOT_SUPPORTED,
                      E_HYPERVISOR_FAILED, GLib, Recorder, domain_xml, new_uuid, state_of,
-                     assert_error, assert_ordered, order_of, wait_until, uuid32, pump)
+                     assert_error, assert_ordered, order_of, wait_until, uuid32, pump,
+                     assert_state_precedes_events)
 
 
 def define(c, name="vm", **kw):
@@ -159,6 +160,7 @@ def test_start_paused(c, rec):
                                          ("suspended", "paused")]
     assert state_of(d) == ("paused", "user")
     assert d.id >= 0
+    assert assert_state_precedes_events(rec, d.path, "shutoff") == 2
     d.resume()
     assert state_of(d) == ("running", "unpaused")
     d.destroy()
@@ -304,6 +306,7 @@ def test_shutdown(c, rec, action, events, final):
     wait_until(lambda: state_of(d) == final, what=f"state {final}")
     pump(0.2)
     assert rec.domain_events(d.path) == events
+    assert assert_state_precedes_events(rec, d.path, "running") == len(events)
     if action == "preserve":
         assert d.id >= 0
         d.destroy()
@@ -565,6 +568,7 @@ def test_save_restore_paused_and_flags(env, c, rec, tmp_path):
     c.restore(str(f))
     assert d.state == "paused"
     assert rec.domain_events(d.path) == [("started", "restored"), ("suspended", "restored")]
+    assert assert_state_precedes_events(rec, d.path, "shutoff") == 2
     d.destroy()
     c.restore(str(f), flags=F.SAVE_RUNNING)
     assert state_of(d) == ("running", "restored")
@@ -720,6 +724,7 @@ def test_guest_poweroff(env, c, rec, action, events, final):
     wait_until(lambda: state_of(d) == final, what=f"{final}")
     pump(0.2)
     assert rec.domain_events(d.path) == events
+    assert assert_state_precedes_events(rec, d.path, "running") == len(events)
     if d.state != "shutoff":
         d.destroy()
 
@@ -739,6 +744,7 @@ def test_guest_reboot(env, c, rec, action, events, final):
         pump(1.0)
     assert state_of(d) == final
     assert rec.domain_events(d.path) == events
+    assert assert_state_precedes_events(rec, d.path, "running") == len(events)
     if d.state != "shutoff":
         d.destroy()
 
@@ -758,6 +764,7 @@ def test_guest_crash(env, c, rec, action, events, final):
     wait_until(lambda: state_of(d) == final, what=f"{final}")
     pump(0.2)
     assert rec.domain_events(d.path) == events
+    assert assert_state_precedes_events(rec, d.path, "running") == len(events)
     if d.state != "shutoff":
         d.destroy()
         assert state_of(d) == ("shutoff", "destroyed")
@@ -770,7 +777,7 @@ def test_guest_pause_ioerror(env, c, rec):
     env.hook(d.uuid, "pause-ioerror")
     rec.wait_events(d.path, [("suspended", "ioerror")])
     assert state_of(d) == ("paused", "ioerror")
-    assert "paused" in rec.prop_values(d.path, "State")
+    assert assert_state_precedes_events(rec, d.path, "running") == 1
     d.resume()
     assert state_of(d) == ("running", "unpaused")
     d.destroy()
@@ -787,6 +794,7 @@ def test_guest_gone(env, c, rec):
     assert evs[0][1] in ("crashed", "failed", "shutdown", "destroyed")
     assert d.reason == evs[0][1]
     assert d.id == -1
+    assert assert_state_precedes_events(rec, d.path, "running") == 1
     # a transient one vanishes
     t = c.create(domain_xml("gonet"))
     env.hook(t.uuid, "gone")

@@ -11,7 +11,7 @@ import pytest
 from harness import (F, SNAPSHOT_IFACE, DOMAIN_IFACE, E_INVALID_STATE, E_ALREADY_EXISTS,
                      E_NO_SUCH_SNAPSHOT, E_UNKNOWN_OBJECT, E_INVALID_XML, Snapshot, domain_xml,
                      snapshot_xml, snapshot_path, new_uuid, state_of, assert_error, wait_until,
-                     pump)
+                     pump, assert_state_precedes_events)
 
 
 def meta(env, d, name):
@@ -150,6 +150,7 @@ def test_revert_states(env, c, rec):
     running.revert()
     assert state_of(d) == ("running", "from-snapshot")
     assert lifecycle(rec, d) == [("started", "from-snapshot")]
+    assert assert_state_precedes_events(rec, d.path, "shutoff") == 1
     assert d.prop("CurrentSnapshot") == running.path
     assert running.prop("IsCurrent") is True and off.prop("IsCurrent") is False
     assert d.id >= 0
@@ -164,6 +165,7 @@ def test_revert_states(env, c, rec):
     assert state_of(d) == ("shutoff", "from-snapshot")
     assert lifecycle(rec, d) == [("stopped", "from-snapshot")]
     assert d.id == -1
+    assert assert_state_precedes_events(rec, d.path, "paused") == 1
 
     # flags override the snapshot's state
     rec.clear()
