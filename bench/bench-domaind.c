@@ -48,6 +48,7 @@
 
 static const char *arg_address;
 static long arg_pid;
+static long arg_bus_pid;
 static const char *arg_runtime_dir;
 static unsigned arg_domains = 1000;
 static unsigned arg_iterations = 5000;
@@ -143,6 +144,43 @@ static double rss_mib(void) {
         if (!l)
                 die("no VmRSS in %s", path);
         return (double) strtoull(l + strlen("\nVmRSS:"), NULL, 10) / 1024.0;
+}
+
+/* Time the process has spent on a CPU, from /proc/PID/schedstat (ns). */
+static uint64_t cpu_ns(long pid) {
+        char path[64];
+        g_autofree char *stat = NULL;
+        if (pid <= 0)
+                return 0;
+        snprintf(path, sizeof(path), "/proc/%ld/schedstat", pid);
+        if (!g_file_get_contents(path, &stat, NULL, NULL))
+                die("cannot read %s", path);
+        return g_ascii_strtoull(stat, NULL, 10);
+}
+
+typedef struct {
+        uint64_t domaind, bus;
+} CpuMark;
+
+static CpuMark cpu_mark(void) {
+        CpuMark m = { cpu_ns(arg_pid), cpu_ns(arg_bus_pid) };
+        return m;
+}
+
+static void row_info(const char *what, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* domaind's (and dbus-daemon's) CPU time per call between two marks */
+static void row_cpu_between(CpuMark since, CpuMark now, unsigned calls) {
+        if (arg_bus_pid > 0)
+                row_info("    CPU per call: domaind / dbus-daemon", "%.1f / %.1f us",
+                         (double) (now.domaind - since.domaind) / 1e3 / calls,
+                         (double) (now.bus - since.bus) / 1e3 / calls);
+        else
+                row_info("    CPU per call: domaind", "%.1f us", (double) (now.domaind - since.domaind) / 1e3 / calls);
+}
+
+static void row_cpu(CpuMark since, unsigned calls) {
+        row_cpu_between(since, cpu_mark(), calls);
 }
 
 /* With --perf-control, perf record (started with -D -1) samples domaind
@@ -467,6 +505,7 @@ static void parse_argv(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "address", required_argument, NULL, 'a' },
                 { "pid", required_argument, NULL, 'p' },
+                { "bus-pid", required_argument, NULL, 'b' },
                 { "runtime-dir", required_argument, NULL, 'r' },
                 { "domains", required_argument, NULL, 'n' },
                 { "iterations", required_argument, NULL, 'i' },
@@ -483,6 +522,9 @@ static void parse_argv(int argc, char *argv[]) {
                         break;
                 case 'p':
                         arg_pid = strtol(optarg, NULL, 10);
+                        break;
+                case 'b':
+                        arg_bus_pid = strtol(optarg, NULL, 10);
                         break;
                 case 'r':
                         arg_runtime_dir = optarg;
@@ -507,7 +549,7 @@ static void parse_argv(int argc, char *argv[]) {
                         break;
                 case 'h':
                         printf("Usage: %s --address=ADDRESS --pid=DOMAIND_PID --runtime-dir=DIR "
-                               "[--domains=N] [--iterations=N]\n"
+                               "[--bus-pid=PID] [--domains=N] [--iterations=N]\n"
                                "       [--perf-control=CTL_FIFO,ACK_FIFO --perf-phases=LETTERS]\n",
                                argv[0]);
                         exit(EXIT_SUCCESS);
@@ -556,6 +598,7 @@ int main(int argc, char *argv[]) {
         double rss_before = rss_mib();
 
         /* (b) pipelined DefineXML on the empty hypervisor */
+        CpuMark cm = cpu_mark();
         perf_phase('b', true);
         uint64_t t_pipe = define_pipelined(bus, "bench-", N, paths);
         perf_phase('b', false);
@@ -563,6 +606,7 @@ int main(int argc, char *argv[]) {
         snprintf(target, sizeof(target), "<= %.3f s", TARGET_DEFINE_TOTAL_S);
         row_target(what, (double) t_pipe / 1e9 <= TARGET_DEFINE_TOTAL_S, target, "%.3f s (%.1f us/call)",
                    (double) t_pipe / 1e9, ns_to_us(t_pipe) / N);
+        row_cpu(cm, N);
 
         /* (e) with N domains */
         double rss_defined = rss_mib();
@@ -575,7 +619,8 @@ int main(int argc, char *argv[]) {
 
         /* (c) GetManagedObjects */
         {
-                uint64_t t[20];
+                uint64_t t[20], parse_ns = 0;
+                cm = cpu_mark();
                 perf_phase('c', true);
                 for (unsigned k = 0; k < G_N_ELEMENTS(t); k++) {
                         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -586,7 +631,9 @@ int main(int argc, char *argv[]) {
                         t[k] = now_ns() - t0;
                         check_call(r, &error, "GetManagedObjects");
                         unsigned incomplete;
+                        uint64_t p0 = now_ns();
                         unsigned got = count_domains(reply, &incomplete);
+                        parse_ns += now_ns() - p0;
                         if (got != N)
                                 die("GetManagedObjects returned %u objects with %s, expected %u", got,
                                     DOMAIN_IFACE, N);
@@ -602,6 +649,8 @@ int main(int argc, char *argv[]) {
                 snprintf(target, sizeof(target), "<= %.0f ms", TARGET_GMO_MS);
                 row_target(what, s.p50 / 1e3 <= TARGET_GMO_MS, target, "%.2f ms (max %.2f)", s.p50 / 1e3,
                            s.max / 1e3);
+                row_cpu(cm, G_N_ELEMENTS(t));
+                row_info("    (client-side parse of the reply, untimed)", "%.2f ms", (double) parse_ns / 1e6 / G_N_ELEMENTS(t));
         }
 
         /* (a) Get vs Ping, interleaved */
@@ -612,6 +661,7 @@ int main(int argc, char *argv[]) {
                         timed_ping(bus);
                         timed_get_state(bus, probe);
                 }
+                cm = cpu_mark();
                 perf_phase('a', true);
                 for (unsigned k = 0; k < iters; k++) {
                         if (k & 1) {
@@ -631,6 +681,7 @@ int main(int argc, char *argv[]) {
                 snprintf(target, sizeof(target), "<= %.2fx", TARGET_GET_PING_RATIO);
                 row_target("(a) Get p50 / Ping p50", sg.p50 / sp.p50 <= TARGET_GET_PING_RATIO, target, "%.3fx",
                            sg.p50 / sp.p50);
+                row_cpu(cm, 2 * iters);
                 g_free(tg);
                 g_free(tp);
         }
@@ -650,12 +701,15 @@ int main(int argc, char *argv[]) {
                 uint64_t *t = g_new(uint64_t, N), *tp = g_new(uint64_t, N * G_N_ELEMENTS(steps));
                 double rss_running = 0;
                 for (size_t s = 0; s < G_N_ELEMENTS(steps); s++) {
+                        cm = cpu_mark();
                         perf_phase('d', true);
-                        for (unsigned i = 0; i < N; i++) {
+                        for (unsigned i = 0; i < N; i++)
                                 t[i] = timed_domain_call(bus, paths[i], steps[s].method, steps[s].flags);
-                                tp[s * N + i] = timed_ping(bus); /* the floor, at the same time */
-                        }
                         perf_phase('d', false);
+                        CpuMark cm_end = cpu_mark();
+                        /* the bus floor right after each batch, for comparison */
+                        for (unsigned i = 0; i < N; i++)
+                                tp[s * N + i] = timed_ping(bus);
                         expect_state(bus, paths[0], steps[s].after);
                         expect_state(bus, paths[N - 1], steps[s].after);
                         if (s == 0)
@@ -665,9 +719,11 @@ int main(int argc, char *argv[]) {
                         snprintf(target, sizeof(target), "p50 <= %.0f us", TARGET_LIFECYCLE_P50_US);
                         row_target(what, st.p50 <= TARGET_LIFECYCLE_P50_US, target, "%.1f us (%.1f)", st.p50,
                                    st.p99);
+                        row_cpu_between(cm, cm_end, N);
                 }
                 Stats sp = stats_of(tp, N * G_N_ELEMENTS(steps));
-                row_info("(d) Peer.Ping between those calls, p50 (p99)", "%.1f us (%.1f)", sp.p50, sp.p99);
+                snprintf(what, sizeof(what), "(d) Peer.Ping x%u after each batch, p50 (p99)", N);
+                row_info(what, "%.1f us (%.1f)", sp.p50, sp.p99);
                 g_free(tp);
                 snprintf(what, sizeof(what), "(e) domaind VmRSS with %u domains running", N);
                 row_info(what, "%.1f MiB", rss_running);

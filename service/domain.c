@@ -85,10 +85,13 @@ void domain_remove(Domain *d) {
         if (d->gone)
                 return;
         /* InterfacesRemoved reads the interfaces of a still findable object. */
-        if (registry_ready(d)) {
+        /* A transient domain's snapshots go with it, as in libvirt. */
+        if (!d->persistent)
+                snapshot_remove_all_metadata(d);
+        else
                 snapshot_unpublish_all(d);
+        if (registry_ready(d))
                 sd_bus_emit_object_removed(h->manager->bus, d->path);
-        }
         if (h->plugin->forget)
                 h->plugin->forget(h->hv, domain_to_guest(d));
         g_hash_table_remove(h->by_name, domain_name(d));
