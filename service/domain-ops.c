@@ -383,6 +383,16 @@ int domain_op_resume(Domain *d, sd_bus_message *m, sd_bus_error *error) {
 
 /* ---- Save, ManagedSave ---- */
 
+/* Save, ManagedSave and Restore share their flags. */
+static int check_save_flags(uint64_t flags, sd_bus_error *error) {
+        int r = check_flags(flags, SAVE_BYPASS_CACHE | SAVE_RUNNING | SAVE_PAUSED, error);
+        if (r < 0)
+                return r;
+        if ((flags & SAVE_RUNNING) && (flags & SAVE_PAUSED))
+                return bus_error_setf(error, ERROR_INVALID_ARGUMENT, "flags RUNNING and PAUSED exclude each other");
+        return 0;
+}
+
 /* A caller-given path for a save image: absolute, in an existing folder,
  * and not something other than a regular file (no devices, no symlinks). */
 static int check_image_path(const char *path, bool must_exist, sd_bus_error *error) {
@@ -471,11 +481,9 @@ static void save_begin(Job *job) {
 
 int domain_op_save(Domain *d, sd_bus_message *m, const char *path, const char *xml, uint64_t flags,
                    sd_bus_error *error) {
-        int r = check_flags(flags, SAVE_BYPASS_CACHE | SAVE_RUNNING | SAVE_PAUSED, error);
+        int r = check_save_flags(flags, error);
         if (r < 0)
                 return r;
-        if ((flags & SAVE_RUNNING) && (flags & SAVE_PAUSED))
-                return bus_error_setf(error, ERROR_INVALID_ARGUMENT, "flags RUNNING and PAUSED exclude each other");
         r = check_image_path(path, false, error);
         if (r < 0)
                 return r;
@@ -492,11 +500,9 @@ int domain_op_save(Domain *d, sd_bus_message *m, const char *path, const char *x
 }
 
 int domain_op_managed_save(Domain *d, sd_bus_message *m, uint64_t flags, sd_bus_error *error) {
-        int r = check_flags(flags, SAVE_BYPASS_CACHE | SAVE_RUNNING | SAVE_PAUSED, error);
+        int r = check_save_flags(flags, error);
         if (r < 0)
                 return r;
-        if ((flags & SAVE_RUNNING) && (flags & SAVE_PAUSED))
-                return bus_error_setf(error, ERROR_INVALID_ARGUMENT, "flags RUNNING and PAUSED exclude each other");
         Job *job = job_new(d, "ManagedSave", m, save_begin);
         job->flags = flags;
         job->path = domain_managed_save_path(d);
@@ -588,11 +594,9 @@ static void restore_begin(Job *job) {
 
 int hypervisor_op_restore(Hypervisor *h, sd_bus_message *m, const char *path, const char *xml, uint64_t flags,
                           sd_bus_error *error) {
-        int r = check_flags(flags, SAVE_BYPASS_CACHE | SAVE_RUNNING | SAVE_PAUSED, error);
+        int r = check_save_flags(flags, error);
         if (r < 0)
                 return r;
-        if ((flags & SAVE_RUNNING) && (flags & SAVE_PAUSED))
-                return bus_error_setf(error, ERROR_INVALID_ARGUMENT, "flags RUNNING and PAUSED exclude each other");
         r = check_image_path(path, true, error);
         if (r < 0)
                 return r;

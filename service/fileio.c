@@ -18,7 +18,8 @@ static int fsync_folder_of(const char *path) {
         return r;
 }
 
-static int write_all(int fd, const char *data, size_t size) {
+int write_all(int fd, const void *buf, size_t size) {
+        const char *data = buf;
         while (size > 0) {
                 ssize_t n = write(fd, data, size);
                 if (n < 0) {
@@ -30,6 +31,22 @@ static int write_all(int fd, const char *data, size_t size) {
                 size -= (size_t) n;
         }
         return 0;
+}
+
+ssize_t read_all(int fd, void *buf, size_t size) {
+        char *p = buf;
+        size_t done = 0;
+        while (done < size) {
+                ssize_t n = read(fd, p + done, size - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                done += (size_t) n;
+        }
+        return (ssize_t) done;
 }
 
 int write_file_atomic(const char *path, const char *data, size_t size) {

@@ -285,7 +285,7 @@ static gint compare_domains(gconstpointer a, gconstpointer b) {
         return strcmp(domain_name(*(Domain **) a), domain_name(*(Domain **) b));
 }
 
-int hypervisor_append_domain_paths(Hypervisor *h, sd_bus_message *reply, uint64_t flags) {
+static int append_domain_paths(Hypervisor *h, sd_bus_message *reply, uint64_t flags) {
         g_autoptr(GPtrArray) list = g_ptr_array_new();
         GHashTableIter it;
         gpointer value;
@@ -300,6 +300,23 @@ int hypervisor_append_domain_paths(Hypervisor *h, sd_bus_message *reply, uint64_
                         return r;
         }
         return 0;
+}
+
+int reply_domain_list(sd_bus_message *m, Hypervisor *const *hs, size_t n, uint64_t flags, sd_bus_error *error) {
+        int r = check_flags(flags, LIST_ALL_FLAGS, error);
+        if (r < 0)
+                return r;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "o");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = append_domain_paths(hs[i], reply, flags);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 /* ---- loading state from disk ---- */

@@ -60,4 +60,5 @@ int hypervisor_bus_register(Hypervisor *h);
 #define LIST_NO_SNAPSHOT 8192u
 #define LIST_ALL_FLAGS 16383u
 bool domain_matches_list_flags(Domain *d, uint64_t flags);
-int hypervisor_append_domain_paths(Hypervisor *h, sd_bus_message *reply, uint64_t flags);
+/* Replies "ao" with the domains of hs[0..n) matching ListDomains flags. */
+int reply_domain_list(sd_bus_message *m, Hypervisor *const *hs, size_t n, uint64_t flags, sd_bus_error *error);

@@ -46,21 +46,9 @@ static int method_list_domains(sd_bus_message *m, void *userdata, sd_bus_error *
         int r = sd_bus_message_read(m, "t", &flags);
         if (r < 0)
                 return r;
-        r = check_flags(flags, LIST_ALL_FLAGS, error);
-        if (r < 0)
-                return r;
         AUTH(AUTH_READ);
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "o");
-        for (guint i = 0; r >= 0 && i < mgr->hypervisors->len; i++)
-                r = hypervisor_append_domain_paths(mgr->hypervisors->pdata[i], reply, flags);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return reply_domain_list(m, (Hypervisor *const *) mgr->hypervisors->pdata, mgr->hypervisors->len, flags,
+                                 error);
 }
 
 /* Storage pools are a capability of their own (not built yet): say so. */

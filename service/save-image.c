@@ -4,40 +4,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "save-image.h"
 
 #define SAVE_IMAGE_VERSION 1u
 #define SAVE_FLAG_PAUSED 1u
-
-static int write_all(int fd, const void *buf, size_t size) {
-        const char *p = buf;
-        while (size > 0) {
-                ssize_t n = write(fd, p, size);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                size -= (size_t) n;
-        }
-        return 0;
-}
-
-static ssize_t read_all(int fd, void *buf, size_t size) {
-        char *p = buf;
-        size_t done = 0;
-        while (done < size) {
-                ssize_t n = read(fd, p + done, size - done);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                done += (size_t) n;
-        }
-        return (ssize_t) done;
-}
 
 int save_image_write_header(int fd, const char *xml, bool paused) {
         size_t len = strlen(xml);

@@ -22,11 +22,11 @@ def wait_job(d, job, timeout=2.0):
     wait_until(lambda: d.prop("Job") == job, timeout, f"Job == {job!r}")
 
 
-def test_save_job_busy(env, c, tmp_path):
+def test_save_job_busy(env, c, rec, tmp_path):
     d = delayed(env, c, "busy", 3000)
     f = tmp_path / "busy.save"
     t0 = time.monotonic()
-    save = d.call_async("Save", "sst", (str(f), "", 0))
+    save = d.call_async("Save", "sst", (str(f), "", 0), recorder=rec)
     wait_job(d, "saving")
     info = d.job_info()
     assert {"type", "operation", "time-elapsed", "data-processed", "data-total",
@@ -51,6 +51,13 @@ def test_save_job_busy(env, c, tmp_path):
     assert d.prop("Job") == "none"
     assert d.job_info()["type"] == "none"
     assert f.read_bytes().startswith(b"DomaindSave1")
+    # Job changes are signalled too, and the job is over before the reply
+    assert rec.prop_values(d.path, "Job") == ["saving", "none"]
+    evs = rec.snapshot()
+    i_none = max(i for i, e in enumerate(evs) if e.kind == "prop" and e.path == d.path
+                 and e.changed.get("Job") == "none")
+    i_reply = next(i for i, e in enumerate(evs) if e.kind == "reply" and e.pending is save)
+    assert i_none < i_reply, evs
 
 
 def test_queued_call_succeeds(env, c, rec):

@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """domaind restarts (SIGTERM) and crashes (SIGKILL): domains survive."""
 
+import os
+import time
+
 import pytest
 
 from harness import F, Recorder, domain_xml, snapshot_xml, new_uuid, state_of, wait_until
@@ -156,3 +159,38 @@ def test_name_owner_changes_on_restart(env, c):
     env.restart()
     new = c.name_owner()
     assert new != old
+
+
+def test_sigterm_during_job(env, c, tmp_path):
+    """A clean shutdown while a job runs: domaind still exits 0 at once, the
+    caller gets an answer (not a hang), and the domain is consistent after
+    the restart."""
+    d = c.define(domain_xml("midjob"))
+    d.start()
+    env.hook(d.uuid, "delay 5000")
+    f = tmp_path / "midjob.save"
+    save = d.call_async("Save", "sst", (str(f), "", 0))
+    wait_until(lambda: d.prop("Job") == "saving", 2.0, "Job saving")
+    t = time.monotonic()
+    env.stop(timeout=10)
+    assert time.monotonic() - t < 4.0, "shutdown waited for the job to finish"
+    save.wait(5)
+    env.start()
+    c2 = env.client()
+    d2 = d.on(c2)
+    st = state_of(d2)
+    assert st in (("running", "booted"), ("shutoff", "saved")), st
+    assert d2.prop("Job") == "none"
+    if st[0] == "running":
+        # the save did not happen: no image, no temp file
+        assert os.listdir(tmp_path) == []
+
+
+def test_cputime_survives_restart(env, c):
+    d = c.define(domain_xml("cpu"))
+    d.start()
+    time.sleep(0.2)
+    before = d.prop("CPUTime")
+    assert before > 0
+    env.restart()
+    assert d.on(env.client()).prop("CPUTime") >= before
