@@ -592,6 +592,11 @@ int main(int argc, char *argv[]) {
         }
 
         printf("domaind benchmark: pid %ld, %u domains, %u iterations for (a)\n", arg_pid, N, iters);
+        {
+                g_autofree char *load = NULL;
+                if (g_file_get_contents("/proc/loadavg", &load, NULL, NULL))
+                        printf("host: %ld CPUs online, load average %s", sysconf(_SC_NPROCESSORS_ONLN), load);
+        }
         table_header();
 
         /* (e) before */
@@ -613,8 +618,8 @@ int main(int argc, char *argv[]) {
         row_info("(e) domaind VmRSS before defining", "%.1f MiB", rss_before);
         snprintf(what, sizeof(what), "(e) domaind VmRSS with %u domains defined", N);
         snprintf(target, sizeof(target), "<= %.0f MB", TARGET_RSS_MB);
-        /* MB as in the issue; we read it as MiB (VmRSS is in KiB) */
-        row_target(what, rss_defined <= TARGET_RSS_MB, target, "%.1f MiB (+%.1f KiB/dom)", rss_defined,
+        /* the issue says MB: compared in MB (10^6 bytes), the stricter reading */
+        row_target(what, rss_defined * 1.048576 <= TARGET_RSS_MB, target, "%.1f MiB (+%.1f KiB/dom)", rss_defined,
                    (rss_defined - rss_before) * 1024.0 / N);
 
         /* (c) GetManagedObjects */
@@ -739,7 +744,8 @@ int main(int argc, char *argv[]) {
 
                 for (unsigned k = 0; k < 100; k++) /* warm-up of the second connection */
                         timed_get_state(bus2, slow);
-                for (unsigned k = 0; k < gets; k++)
+                /* idle: half before, half after the slow Start */
+                for (unsigned k = 0; k < gets / 2; k++)
                         base[k] = timed_get_state(bus2, slow);
 
                 write_hook(uuid, "delay 1000\n");
@@ -766,11 +772,13 @@ int main(int argc, char *argv[]) {
                 bus_run_until(bus, &sc.pending);
                 if (sc.error)
                         die("Start (slow): %s", sc.error);
+                for (unsigned k = gets / 2; k < gets; k++)
+                        base[k] = timed_get_state(bus2, slow);
                 double start_ms = (double) (sc.done_ns - t0) / 1e6;
                 bool overlapped = t_gets_done < sc.done_ns && start_ms >= 900;
 
                 Stats sb = stats_of(base, gets), sy = stats_of(busy, gets);
-                snprintf(what, sizeof(what), "(f) Get x%u, idle: p50 / p99", gets);
+                snprintf(what, sizeof(what), "(f) Get x%u, idle (before+after): p50 / p99", gets);
                 row_info(what, "%.1f / %.1f us", sb.p50, sb.p99);
                 snprintf(what, sizeof(what), "(f) Get x%u, during slow Start: p50 / p99", gets);
                 row_info(what, "%.1f / %.1f us", sy.p50, sy.p99);

@@ -244,7 +244,7 @@ int domain_save_status(Domain *d) {
                 plugin_status ? plugin_status : "");
         g_autofree char *text = g_strconcat(head, domain_current_def(d)->xml, "\n</domstatus>\n", NULL);
         g_autofree char *path = domain_status_path(d);
-        int r = write_file_atomic(path, text, strlen(text));
+        int r = write_file_replace(path, text, strlen(text));
         if (r < 0)
                 log_error("%s: cannot write %s: %s", domain_name(d), path, g_strerror(-r));
         return r;

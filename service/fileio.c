@@ -49,16 +49,15 @@ ssize_t read_all(int fd, void *buf, size_t size) {
         return (ssize_t) done;
 }
 
-int write_file_atomic(const char *path, const char *data, size_t size) {
+static int write_file(const char *path, const char *data, size_t size, bool durable) {
         g_autofree char *tmp = g_strdup_printf("%s.tmpXXXXXX", path);
+        /* 0600: configs may hold secrets (graphics passwords) */
         int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
         if (fd < 0)
                 return -errno;
 
         int r = write_all(fd, data, size);
-        if (r == 0 && fchmod(fd, 0644) < 0)
-                r = -errno;
-        if (r == 0 && fsync(fd) < 0)
+        if (r == 0 && durable && fsync(fd) < 0)
                 r = -errno;
         if (close(fd) < 0 && r == 0)
                 r = -errno;
@@ -68,7 +67,15 @@ int write_file_atomic(const char *path, const char *data, size_t size) {
                 unlink(tmp);
                 return r;
         }
-        return fsync_folder_of(path);
+        return durable ? fsync_folder_of(path) : 0;
+}
+
+int write_file_atomic(const char *path, const char *data, size_t size) {
+        return write_file(path, data, size, true);
+}
+
+int write_file_replace(const char *path, const char *data, size_t size) {
+        return write_file(path, data, size, false);
 }
 
 int mkdir_parents(const char *path, int mode) {

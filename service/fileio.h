@@ -15,6 +15,11 @@ int write_all(int fd, const void *data, size_t size);
 /* read(2) until size bytes or end of file. Returns the count or -errno. */
 ssize_t read_all(int fd, void *data, size_t size);
 
+/* Like write_file_atomic() without the fsyncs: for the runtime folder
+ * (tmpfs), where a reader must never see half a file but nothing survives
+ * a power loss anyway. */
+int write_file_replace(const char *path, const char *data, size_t size);
+
 /* mkdir -p with the given mode. Returns 0 or a negative errno. */
 int mkdir_parents(const char *path, int mode);
 

@@ -171,12 +171,15 @@ char *test_guest_status(const TestGuest *g) {
         if (!g->active)
                 return NULL;
 
-        return g_strdup_printf("id=%" PRId32 " paused=%d cpu_time_ns=%" PRIu64 " held=%s",
-                               g->id, g->paused, test_guest_cpu_ns(g), held_names[g->held]);
+        /* The raw clock pair, not the folded value: CLOCK_MONOTONIC is
+         * system-wide, so after a restart of domaind (even a crash, when
+         * nobody rewrote this) a running guest's CPU time keeps counting. */
+        return g_strdup_printf("id=%" PRId32 " paused=%d cpu_time_ns=%" PRIu64 " clock_ns=%" PRIu64 " held=%s",
+                               g->id, g->paused, g->cpu_ns, g->clock_ns, held_names[g->held]);
 }
 
 static bool parse_status_field(const char *key, const char *value, int64_t *id, bool *paused,
-                               uint64_t *cpu_ns, TestHeld *held) {
+                               uint64_t *cpu_ns, uint64_t *clock_ns, TestHeld *held) {
         guint64 u;
 
         if (g_str_equal(key, "id"))
@@ -191,6 +194,12 @@ static bool parse_status_field(const char *key, const char *value, int64_t *id, 
                 if (!g_ascii_string_to_unsigned(value, 10, 0, UINT64_MAX, &u, NULL))
                         return false;
                 *cpu_ns = u;
+                return true;
+        }
+        if (g_str_equal(key, "clock_ns")) {
+                if (!g_ascii_string_to_unsigned(value, 10, 0, test_now_ns(), &u, NULL))
+                        return false;
+                *clock_ns = u;
                 return true;
         }
         if (g_str_equal(key, "held")) {
@@ -211,7 +220,7 @@ bool test_guest_parse_status(TestGuest *g, const char *status, char **error) {
         g_auto(GStrv) fields = NULL;
         int64_t id = -1;
         bool paused = false;
-        uint64_t cpu_ns = 0;
+        uint64_t cpu_ns = 0, clock_ns = test_now_ns();
         TestHeld held = TEST_HELD_NONE;
 
         if (!status) {
@@ -226,7 +235,7 @@ bool test_guest_parse_status(TestGuest *g, const char *status, char **error) {
                 if (**f == '\0')
                         continue;
                 kv = g_strsplit(*f, "=", 2);
-                if (!kv[1] || !parse_status_field(kv[0], kv[1], &id, &paused, &cpu_ns, &held)) {
+                if (!kv[1] || !parse_status_field(kv[0], kv[1], &id, &paused, &cpu_ns, &clock_ns, &held)) {
                         *error = g_strdup_printf("bad field '%s' in runtime status", *f);
                         return false;
                 }
@@ -241,7 +250,7 @@ bool test_guest_parse_status(TestGuest *g, const char *status, char **error) {
         g->paused = paused;
         g->held = held;
         g->cpu_ns = cpu_ns;
-        g->clock_ns = test_now_ns();
+        g->clock_ns = clock_ns;
         /* ids are never reused while a guest holds them */
         if (g->hv->next_id <= g->id)
                 g->hv->next_id = g->id + 1;

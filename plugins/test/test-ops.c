@@ -418,11 +418,18 @@ static int op_progress_cb(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 /* Ends the call on the next loop iteration instead of after the delay. */
+/* An op without delay completes on the next loop iteration through a defer
+ * source: a timer would re-arm the kernel timerfd on every operation. */
+static int op_done_defer_cb(sd_event_source *s, void *userdata) {
+        return op_done_cb(s, 0, userdata);
+}
+
 static void op_complete_soon(TestOp *op) {
-        int r;
+        int r = 0;
 
         op->progress_source = sd_event_source_disable_unref(op->progress_source);
-        r = sd_event_source_set_time(op->done_source, 0);
+        if (op->delay_usec > 0)
+                r = sd_event_source_set_time(op->done_source, 0);
         if (r >= 0)
                 r = sd_event_source_set_enabled(op->done_source, SD_EVENT_ONESHOT);
         if (r < 0)
@@ -441,8 +448,11 @@ static int op_arm(TestOp *op) {
         op->start_usec = now;
 
         /* accuracy 1 µs: the default 250 ms slack would blur short delays */
-        r = sd_event_add_time(event, &op->done_source, CLOCK_MONOTONIC,
-                              op->delay_usec > 0 ? now + op->delay_usec : 0, 1, op_done_cb, op);
+        if (op->delay_usec > 0)
+                r = sd_event_add_time(event, &op->done_source, CLOCK_MONOTONIC, now + op->delay_usec, 1,
+                                      op_done_cb, op);
+        else
+                r = sd_event_add_defer(event, &op->done_source, op_done_defer_cb, op);
         if (r < 0)
                 return r;
 
