@@ -500,8 +500,10 @@ static void revert_done(Job *job, DomaindResult r, const char *message) {
         default:
                 if (job->was_active)
                         domain_went_inactive(d, STATE_SHUTOFF, "from-snapshot", "from-snapshot");
-                else
+                else {
+                        g_clear_pointer(&d->live, domain_def_free);
                         domain_set_state(d, STATE_SHUTOFF, "from-snapshot", NULL, NULL);
+                }
                 break;
         }
         job_finish(job, DOMAIND_OK, NULL);
