@@ -189,10 +189,10 @@ static void lifecycle_stopped(Job *job, DomaindResult r, const char *message) {
         if (r != DOMAIND_OK)
                 return job_finish(job, r, "%s", message);
         const char *reason = g_intern_string(job->path); /* outlives the job */
-        if (job->flags) { /* restart: the domain stays, even a transient one */
+        if (job->restart) { /* the domain stays, even a transient one */
                 g_clear_pointer(&d->live, domain_def_free);
                 domain_set_state(d, STATE_SHUTOFF, reason, "stopped", reason);
-                job->flags = 0;
+                job->restart = false;
                 if (!job_plugin_has(job, PLUGIN(d)->start, "start domains"))
                         return;
                 domain_went_active(d, domain_def_copy(d->def));
@@ -239,7 +239,7 @@ static void lifecycle_begin(Job *job) {
                         PLUGIN(d)->reset(HV(d), GUEST(d), job_plugin_call(job, lifecycle_reset_done));
                         return;
                 }
-                job->flags = 1;
+                job->restart = true;
                 return domain_destroy_then(job, lifecycle_stopped);
         case LIFECYCLE_DESTROY:
         case LIFECYCLE_COREDUMP_DESTROY:
