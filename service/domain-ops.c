@@ -181,6 +181,13 @@ void domain_destroy_then(Job *job, JobStep next) {
  * on_poweroff / on_reboot / on_crash decides. job->target holds the
  * DomaindGuestEvent, job->path the stop reason. */
 static void lifecycle_restart_done(Job *job, DomaindResult r, const char *message) {
+        Domain *d = job->domain;
+        /* The guest stays off: a transient domain has nothing left to be. */
+        if (r != DOMAIND_OK && !d->persistent) {
+                g_clear_pointer(&d->live, domain_def_free);
+                domain_remove(d);
+                return job_finish(job, r, "%s", message);
+        }
         start_done(job, r, message);
 }
 
@@ -193,8 +200,10 @@ static void lifecycle_stopped(Job *job, DomaindResult r, const char *message) {
                 g_clear_pointer(&d->live, domain_def_free);
                 domain_set_state(d, STATE_SHUTOFF, reason, "stopped", reason);
                 job->restart = false;
-                if (!job_plugin_has(job, PLUGIN(d)->start, "start domains"))
-                        return;
+                if (d->gone) /* the guest died meanwhile and took a transient domain with it */
+                        return job_finish(job, DOMAIND_OK, NULL);
+                if (!PLUGIN(d)->start)
+                        return lifecycle_restart_done(job, DOMAIND_ERROR_NOT_SUPPORTED, "cannot start domains");
                 domain_went_active(d, domain_def_copy(d->def));
                 PLUGIN(d)->start(HV(d), GUEST(d), 0, job_plugin_call(job, lifecycle_restart_done));
                 return;
@@ -340,7 +349,8 @@ int domain_op_reset(Domain *d, sd_bus_message *m, uint64_t flags, sd_bus_error *
 }
 
 static void suspend_done(Job *job, DomaindResult r, const char *message) {
-        if (r == DOMAIND_OK)
+        /* A guest that crashed or died meanwhile keeps the state it reported. */
+        if (r == DOMAIND_OK && job->domain->state == STATE_RUNNING)
                 domain_set_state(job->domain, STATE_PAUSED, "user", "suspended", "paused");
         finish_ok(job, r, message);
 }
@@ -361,7 +371,7 @@ int domain_op_suspend(Domain *d, sd_bus_message *m, sd_bus_error *error) {
 }
 
 static void resume_done(Job *job, DomaindResult r, const char *message) {
-        if (r == DOMAIND_OK)
+        if (r == DOMAIND_OK && job->domain->state == STATE_PAUSED)
                 domain_set_state(job->domain, STATE_RUNNING, "unpaused", "resumed", "unpaused");
         finish_ok(job, r, message);
 }
