@@ -142,6 +142,13 @@ Hypervisor *hypervisor_load(Manager *m, const char *file, char **name, char **wh
                 return NULL;
         }
         *name = g_strdup(plugin->name);
+        Hypervisor *h = hypervisor_open(m, plugin, why);
+        if (h)
+                h->module = g_steal_pointer(&module);
+        return h;
+}
+
+Hypervisor *hypervisor_open(Manager *m, const DomaindPlugin *plugin, char **why) {
         if (manager_find_hypervisor(m, plugin->name)) {
                 *why = g_strdup_printf("another plugin already provides '%s'", plugin->name);
                 return NULL;
@@ -180,7 +187,6 @@ Hypervisor *hypervisor_load(Manager *m, const char *file, char **name, char **wh
         h->version = plugin->version ? plugin->version(h->hv) : NULL;
         if (!h->version)
                 h->version = g_strdup("");
-        h->module = g_steal_pointer(&module);
         return h;
 }
 

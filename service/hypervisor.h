@@ -27,6 +27,8 @@ struct Hypervisor {
 /* Loads one plugin file. Returns the hypervisor, or NULL with *why set
  * (and *name when the plugin got far enough to name itself). */
 Hypervisor *hypervisor_load(Manager *m, const char *file, char **name, char **why);
+/* Opens the hypervisor of a plugin table (loaded from a file, or built in). */
+Hypervisor *hypervisor_open(Manager *m, const DomaindPlugin *plugin, char **why);
 void hypervisor_free(Hypervisor *h);
 
 Hypervisor *hypervisor_from_host(const DomaindHost *host);

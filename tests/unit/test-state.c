@@ -374,82 +374,12 @@ static const DomaindPlugin fake_plugin = {
         .snapshot_create = fake_snapshot_create,
 };
 
-/* ==== the host table (hypervisor.c keeps its own static) ================== */
-
-static const char *host_config_get(const DomaindHost *host, const char *key) {
-        return NULL;
-}
-static void host_log(int priority, const char *format, ...) {
-        va_list ap;
-        va_start(ap, format);
-        log_atv(priority, format, ap);
-        va_end(ap);
-}
-static const char *host_guest_uuid(DomaindGuest *g) {
-        return domain_from_guest(g)->uuid;
-}
-static const char *host_guest_name(DomaindGuest *g) {
-        return domain_name(domain_from_guest(g));
-}
-static const char *host_guest_xml(DomaindGuest *g) {
-        return domain_current_def(domain_from_guest(g))->xml;
-}
-static void *host_guest_get_data(DomaindGuest *g) {
-        return domain_from_guest(g)->plugin_data;
-}
-static void host_guest_set_data(DomaindGuest *g, void *data) {
-        domain_from_guest(g)->plugin_data = data;
-}
-static void host_job_progress(DomaindGuest *g, uint64_t processed, uint64_t total) {
-        domain_from_guest(g)->job_processed = processed;
-        domain_from_guest(g)->job_total = total;
-}
-static void host_status_changed(DomaindGuest *g) {
-        Domain *d = domain_from_guest(g);
-        if (domain_is_active(d) && !d->gone)
-                domain_save_status(d);
-}
-
-/* What hypervisor_load() does, for a plugin table that is not in a file. */
+/* A hypervisor around the fake table, opened the way the core opens a plugin. */
 static Hypervisor *hypervisor_new_fake(Manager *m) {
-        static const char *const subdirs[] = { "domains", "autostart", "save", "snapshots" };
-        Hypervisor *h = g_new0(Hypervisor, 1);
-        char *why = NULL;
-
-        h->manager = m;
-        h->plugin = &fake_plugin;
-        h->name = g_strdup(fake_plugin.name);
-        h->path = g_strdup_printf("%s/%s", MANAGER_PATH, h->name);
-        h->domain_prefix = g_strdup_printf("%s/domain", h->path);
-        h->state_dir = g_build_filename(m->state_dir, h->name, NULL);
-        h->runtime_dir = g_build_filename(m->runtime_dir, h->name, NULL);
-        h->domains = g_hash_table_new(g_str_hash, g_str_equal);
-        h->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        h->host = (DomaindHost){
-                .abi_version = DOMAIND_PLUGIN_ABI_VERSION,
-                .event = m->event,
-                .state_dir = h->state_dir,
-                .runtime_dir = h->runtime_dir,
-                .config_get = host_config_get,
-                .log = host_log,
-                .guest_uuid = host_guest_uuid,
-                .guest_name = host_guest_name,
-                .guest_xml = host_guest_xml,
-                .guest_get_data = host_guest_get_data,
-                .guest_set_data = host_guest_set_data,
-                .call_done = job_host_call_done,
-                .guest_event = domain_host_guest_event,
-                .job_progress = host_job_progress,
-                .status_changed = host_status_changed,
-        };
-        for (size_t i = 0; i < G_N_ELEMENTS(subdirs); i++) {
-                g_autofree char *dir = g_build_filename(h->state_dir, subdirs[i], NULL);
-                assert_int_equal(g_mkdir_with_parents(dir, 0700), 0);
-        }
-        assert_int_equal(g_mkdir_with_parents(h->runtime_dir, 0700), 0);
-        assert_int_equal(h->plugin->open(&h->host, &h->hv, &why), 0);
+        g_autofree char *why = NULL;
+        Hypervisor *h = hypervisor_open(m, &fake_plugin, &why);
+        assert_non_null(h);
         assert_null(why);
-        h->version = h->plugin->version(h->hv);
         g_ptr_array_add(m->hypervisors, h); /* manager_free() frees it */
         return h;
 }
