@@ -29,5 +29,12 @@ const char *auth_action_id(AuthAction action);
 int auth_check(Manager *m, sd_bus_message *message, AuthAction action, Hypervisor *h, Domain *d,
                sd_bus_error *error);
 
-/* Forgets what is known about callers that left the bus. */
+/* Forgets what is known about a caller that left the bus. */
 void auth_forget_caller(Manager *m, const char *unique_name);
+/* Drops every cached "yes" (polkit's rules changed, polkitd restarted). */
+void auth_forget_decisions(Manager *m);
+
+void auth_init(Manager *m);
+void auth_done(Manager *m);
+/* Follows polkitd's Changed signal. */
+int auth_watch_polkit(Manager *m);

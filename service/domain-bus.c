@@ -85,15 +85,15 @@ static int property_get_autostart(sd_bus *bus, const char *path, const char *int
         return bus_property_get_bool(bus, path, interface, property, reply, &((Domain *) userdata)->autostart, error);
 }
 
+/* Authorized beforehand by on_property_write (sd-bus answers a property
+ * Set itself once the setter returns, so it cannot wait for polkit). */
 static int property_set_autostart(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *value, void *userdata, sd_bus_error *error) {
         Domain *d = userdata;
-        sd_bus_message *m = sd_bus_get_current_message(bus);
         int enable;
         int r = sd_bus_message_read(value, "b", &enable);
         if (r < 0)
                 return r;
-        AUTH(AUTH_DOMAIN_DEFINE);
         if (!d->persistent)
                 return bus_error_setf(error, ERROR_INVALID_STATE,
                                       "cannot set autostart for transient domain '%s' (state: %s)", domain_name(d),
@@ -102,6 +102,31 @@ static int property_set_autostart(sd_bus *bus, const char *path, const char *int
         if (r < 0)
                 return bus_error_setf(error, ERROR_HYPERVISOR_FAILED, "cannot change autostart: %s", g_strerror(-r));
         return 0;
+}
+
+/* A bus filter sees Properties.Set before sd-bus dispatches it: here a
+ * write to a Domain property waits for polkit like any method call (the
+ * message comes back through this filter once the answer is known). */
+static int on_property_write(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Hypervisor *h = userdata;
+        if (!sd_bus_message_is_method_call(m, "org.freedesktop.DBus.Properties", "Set"))
+                return 0;
+        Domain *d = hypervisor_find_domain_by_path(h, sd_bus_message_get_path(m));
+        if (!d)
+                return 0;
+        const char *interface;
+        if (sd_bus_message_read(m, "s", &interface) < 0 || !g_str_equal(interface, "org.domaind1.Domain")) {
+                sd_bus_message_rewind(m, true);
+                return 0;
+        }
+        sd_bus_message_rewind(m, true);
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r = auth_check(h->manager, m, AUTH_DOMAIN_DEFINE, h, d, &error);
+        if (r > 0)
+                return 0; /* authorized: let sd-bus dispatch it to the setter */
+        if (r < 0)
+                sd_bus_reply_method_error(m, &error);
+        return 1; /* refused, or waiting for polkit: the message stops here */
 }
 
 /* ---- methods ---- */
@@ -291,6 +316,9 @@ static int domain_find(sd_bus *bus, const char *path, const char *interface, voi
 }
 
 int domain_bus_register(Hypervisor *h) {
+        int r = sd_bus_add_filter(h->manager->bus, NULL, on_property_write, h);
+        if (r < 0)
+                return r;
         return sd_bus_add_fallback_vtable(h->manager->bus, NULL, h->domain_prefix, "org.domaind1.Domain",
                                           domain_vtable, domain_find, h);
 }

@@ -13,13 +13,15 @@
 #include "snapshot.h"
 
 #define DEFAULT_JOB_WAIT_SEC 30.0
+#define DEFAULT_POLKIT_TIMEOUT_SEC 10.0
 
 Manager *manager_new(void) {
         Manager *m = g_new0(Manager, 1);
         m->hypervisors = g_ptr_array_new_with_free_func((GDestroyNotify) hypervisor_free);
         m->unavailable = g_ptr_array_new_with_free_func(g_free);
-        m->uid_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        auth_init(m);
         m->job_wait_usec = (uint64_t) (DEFAULT_JOB_WAIT_SEC * 1e6);
+        m->polkit_timeout_usec = (uint64_t) (DEFAULT_POLKIT_TIMEOUT_SEC * 1e6);
         return m;
 }
 
@@ -30,7 +32,7 @@ void manager_free(Manager *m) {
          * running: stopping domaind never stops a guest. */
         g_ptr_array_unref(m->hypervisors);
         g_ptr_array_unref(m->unavailable);
-        g_hash_table_unref(m->uid_cache);
+        auth_done(m);
         sd_bus_slot_unref(m->name_owner_slot);
         if (m->bus)
                 sd_bus_flush_close_unref(m->bus);
@@ -45,6 +47,20 @@ void manager_free(Manager *m) {
         g_free(m);
 }
 
+/* A [domaind] key holding seconds (fractions allowed), kept when absent. */
+static int config_seconds(Manager *m, const char *key, uint64_t *usec) {
+        g_autoptr(GError) error = NULL;
+        if (!g_key_file_has_key(m->config, "domaind", key, NULL))
+                return 0;
+        double sec = g_key_file_get_double(m->config, "domaind", key, &error);
+        if (error || sec < 0 || sec > 3600) {
+                log_error("%s: %s must be a number of seconds between 0 and 3600", m->config_path, key);
+                return -EINVAL;
+        }
+        *usec = (uint64_t) (sec * 1e6);
+        return 0;
+}
+
 int manager_load_config(Manager *m) {
         g_autoptr(GError) error = NULL;
         m->config = g_key_file_new();
@@ -56,16 +72,10 @@ int manager_load_config(Manager *m) {
                 log_error("cannot read %s: %s", m->config_path, error->message);
                 return -EINVAL;
         }
-        if (g_key_file_has_key(m->config, "domaind", "JobWaitTimeoutSec", NULL)) {
-                double sec = g_key_file_get_double(m->config, "domaind", "JobWaitTimeoutSec", &error);
-                if (error || sec < 0 || sec > 3600) {
-                        log_error("%s: JobWaitTimeoutSec must be a number of seconds between 0 and 3600",
-                                  m->config_path);
-                        return -EINVAL;
-                }
-                m->job_wait_usec = (uint64_t) (sec * 1e6);
-        }
-        return 0;
+        int r = config_seconds(m, "JobWaitTimeoutSec", &m->job_wait_usec);
+        if (r >= 0)
+                r = config_seconds(m, "PolkitTimeoutSec", &m->polkit_timeout_usec);
+        return r;
 }
 
 static int on_name_owner_changed(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -75,6 +85,8 @@ static int on_name_owner_changed(sd_bus_message *message, void *userdata, sd_bus
                 return 0;
         if (name[0] == ':' && !*new_owner)
                 auth_forget_caller(m, name);
+        else if (g_str_equal(name, "org.freedesktop.PolicyKit1"))
+                auth_forget_decisions(m); /* a new polkitd may have other rules */
         return 0;
 }
 
@@ -102,8 +114,11 @@ int manager_connect_bus(Manager *m) {
                 return r;
         /* Losing the bus means nobody can reach us: leave the loop. */
         sd_bus_set_exit_on_disconnect(m->bus, true);
-        return sd_bus_match_signal_async(m->bus, &m->name_owner_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                         "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, NULL, m);
+        r = sd_bus_match_signal_async(m->bus, &m->name_owner_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                      "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, NULL, m);
+        if (r < 0)
+                return r;
+        return auth_watch_polkit(m);
 }
 
 Hypervisor *manager_find_hypervisor(Manager *m, const char *name) {

@@ -26,6 +26,9 @@ typedef struct Manager {
         GPtrArray *hypervisors;   /* Hypervisor*, in load order */
         GPtrArray *unavailable;   /* plugin name, reason, plugin name, reason, ... */
         GHashTable *uid_cache;    /* caller unique name → uid */
+        GHashTable *auth_queries; /* sd_bus_message* → AuthQuery*, checks in flight or just decided */
+        GHashTable *auth_cache;   /* caller unique name → set of "action + details" polkit said yes to */
+        uint64_t polkit_timeout_usec;
         sd_bus_slot *name_owner_slot;
         bool published;           /* objects are on the bus: emit signals */
 } Manager;
