@@ -53,6 +53,8 @@ static int method_list_domains(sd_bus_message *m, void *userdata, sd_bus_error *
 
 /* Storage pools are a capability of their own (not built yet): say so. */
 static int method_storage_not_yet(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Manager *mgr = userdata;
+        AUTH(sd_bus_message_is_method_call(m, NULL, "DefinePoolXML") ? AUTH_STORAGE_MANAGE : AUTH_READ);
         return bus_error_setf(error, ERROR_NOT_SUPPORTED,
                               "%s: storage pools are not implemented in domaind %s yet", sd_bus_message_get_member(m),
                               PACKAGE_VERSION);
