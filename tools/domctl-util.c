@@ -11,6 +11,9 @@
 
 /* ---- errors ---- */
 
+/* Whether calls let polkit ask for a password (not with --no-ask-password). */
+static bool interactive_authorization;
+
 static G_GNUC_PRINTF(1, 0) void log_errorv(const char *fmt, va_list ap) {
         fputs("error: ", stderr);
         vfprintf(stderr, fmt, ap);
@@ -42,8 +45,17 @@ int log_bus_error(const sd_bus_error *error, int r) {
                 return log_error_errno(r, "domaind is not running on this bus (%s has no owner)",
                                        DOMAIND_SERVICE);
 
-        if (sd_bus_error_is_set(error))
-                return log_error_errno(r, "%s", error->message ?: error->name);
+        /* Refusals by polkit (AccessDenied, or InteractiveAuthorizationRequired
+         * when it would have asked for a password) print as any error: the
+         * daemon's message names the polkit action. */
+        if (sd_bus_error_is_set(error)) {
+                r = log_error_errno(r, "%s", error->message ?: error->name);
+                if (!interactive_authorization &&
+                    sd_bus_error_has_name(error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
+                        fputs("hint: run without --no-ask-password, or as a user the polkit "
+                              "rules allow\n", stderr);
+                return r;
+        }
 
         return log_error_errno(r, "%s", g_strerror(-r));
 }
@@ -92,11 +104,16 @@ int bus_connect(Context *ctx) {
                 return log_error_errno(r, "failed to connect to bus '%s': %s", a, g_strerror(-r));
         }
 
-        /* Let polkit ask for a password instead of refusing at once. */
+        /* Let polkit ask for a password instead of refusing at once, unless
+         * --no-ask-password: then a call polkit would ask about fails with
+         * InteractiveAuthorizationRequired. */
+        if (!ctx->ask_password)
+                return 0;
         r = sd_bus_set_allow_interactive_authorization(ctx->bus, true);
         if (r < 0)
                 return log_error_errno(r, "failed to allow interactive authorization: %s",
                                        g_strerror(-r));
+        interactive_authorization = true;
         return 0;
 }
 

@@ -138,6 +138,8 @@ static void print_help(void) {
                "                          or a D-Bus address such as unix:path=/run/x\n"
                "     --hypervisor=NAME    Hypervisor to use (kvm, xen, test); default: the\n"
                "                          only one domaind publishes, else kvm\n"
+               "     --no-ask-password    Never ask for a password: fail at once when polkit\n"
+               "                          would ask for authentication\n"
                "\nDomains are named by name, UUID or numeric id.\n",
                g_get_prgname());
         print_verb_list();
@@ -277,12 +279,13 @@ static int parse_cmd(const Verb *verb, int argc, char **argv, Cmd *cmd) {
 /* ---- main ---- */
 
 static int parse_global(int argc, char **argv, Context *ctx) {
-        enum { ARG_BUS = 0x100, ARG_HYPERVISOR };
+        enum { ARG_BUS = 0x100, ARG_HYPERVISOR, ARG_NO_ASK_PASSWORD };
         static const struct option options[] = {
                 { "help",       no_argument,       NULL, 'h' },
                 { "version",    no_argument,       NULL, 'V' },
                 { "bus",        required_argument, NULL, ARG_BUS },
                 { "hypervisor", required_argument, NULL, ARG_HYPERVISOR },
+                { "no-ask-password", no_argument,  NULL, ARG_NO_ASK_PASSWORD },
                 {}
         };
         int c;
@@ -302,6 +305,9 @@ static int parse_global(int argc, char **argv, Context *ctx) {
                 case ARG_HYPERVISOR:
                         ctx->hypervisor_arg = optarg;
                         break;
+                case ARG_NO_ASK_PASSWORD:
+                        ctx->ask_password = false;
+                        break;
                 case ':':
                         return log_usage("option '%s' requires a value", argv[optind - 1]);
                 default:
@@ -315,7 +321,7 @@ static int parse_global(int argc, char **argv, Context *ctx) {
 }
 
 static int run(int argc, char **argv) {
-        Context ctx = { .bus_address = "system" };
+        Context ctx = { .bus_address = "system", .ask_password = true };
         const Verb *verb;
         Cmd cmd;
         int r;

@@ -104,6 +104,7 @@ struct Context {
         sd_bus *bus;
         const char *bus_address;        /* --bus */
         const char *hypervisor_arg;     /* --hypervisor, NULL when not given */
+        bool ask_password;              /* false with --no-ask-password */
         char *hypervisor_path;          /* resolved on first use */
 };
 
