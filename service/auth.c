@@ -162,10 +162,14 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         AuthQuery *q = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
         if (e) {
-                bool absent = sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER);
-                query_failed(q, "%s (%s)", absent ? "polkit is not running: nobody can authorize this" :
-                                                    "polkit did not answer",
-                             e->message ? e->message : e->name);
+                /* ServiceUnknown comes from the bus (no polkitd); NameHasNoOwner
+                 * from polkitd, about a caller that left meanwhile. */
+                const char *why = sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN)
+                                          ? "polkit is not running: nobody can authorize this"
+                                  : sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER)
+                                          ? "the caller left before polkit could answer"
+                                          : "polkit could not be asked";
+                query_failed(q, "%s (%s)", why, e->message ? e->message : e->name);
                 return 0;
         }
         int authorized, challenge;

@@ -6,6 +6,10 @@
                dir, config) before starting them
   c            a client connection on env's bus
   rec          a Recorder of domaind's signals on c
+  polkit_env   (module scope) domaind behind a real polkitd on a system-like
+               bus, with test users (polkit_harness.PolkitEnv); skips when
+               the host cannot run it (not root, no polkitd, no mounts)
+  pk           polkit_env for one test (its logs go into failure reports)
 
 Every environment is torn down even when the test fails: helper processes
 are killed, domaind gets SIGTERM and must exit 0 within a few seconds
@@ -45,6 +49,8 @@ def pytest_runtest_makereport(item, call):
         for e in _envs(item):
             rep.sections.append((f"domaind log ({e.name}, {e.tmp})",
                                  harness.read_log_tail(e.log_path, 400)))
+            for title, path in getattr(e, "extra_logs", lambda: [])():
+                rep.sections.append((f"{title} ({e.name})", harness.read_log_tail(path, 100)))
 
 
 def _new_env(request, **kw):
@@ -90,3 +96,57 @@ def c(env):
 def rec(c):
     r = Recorder(c)
     return r
+
+
+# ---------------------------------------------------------------------------
+# polkit (tests/integration/polkit_harness.py)
+
+
+@pytest.fixture(scope="module")
+def polkit_env(request):
+    """One PolkitEnv per test module: system-like bus, polkitd (started
+    with the rules the module's POLKIT_RULES names, default none), domaind.
+    Tests that change rules or stop polkitd put them back."""
+    import polkit_harness
+    try:
+        polkit_harness.check_prerequisites()
+    except polkit_harness.Unavailable as e:
+        pytest.skip(f"polkit tests skipped: {e}")
+    e = polkit_harness.PolkitEnv(name="polkit")
+    failed = []
+    e.module_failed = failed
+    try:
+        e.write_rules(getattr(request.module, "POLKIT_RULES", ""))
+        e.start_all()
+    except polkit_harness.Unavailable as ex:
+        e.close(check_exit=False)
+        e.remove_tmp()
+        pytest.skip(f"polkit tests skipped: {ex}")
+    except BaseException:
+        problems = e.close(check_exit=False)
+        sys.stderr.write(f"polkit env setup failed; kept {e.tmp} {problems}\n")
+        raise
+    yield e
+    problems = e.close()
+    if not problems and not failed:
+        e.remove_tmp()
+    if problems:
+        pytest.fail("unclean shutdown of the polkit environment: " + "; ".join(problems)
+                    + "\n--- domaind log ---\n" + harness.read_log_tail(e.log_path, 200),
+                    pytrace=False)
+
+
+@pytest.fixture
+def pk(request, polkit_env):
+    _envs(request.node).append(polkit_env)
+    assert polkit_env.proc is not None and polkit_env.proc.poll() is None, \
+        "domaind is not running (it died in an earlier test of this module)"
+    yield polkit_env
+    rc = polkit_env.proc.poll() if polkit_env.proc is not None else "not started"
+    if rc is not None:
+        polkit_env.module_failed.append(request.node.nodeid)
+        pytest.fail(f"domaind died during this test (exit {rc}):\n"
+                    + harness.read_log_tail(polkit_env.log_path, 100), pytrace=False)
+    if any(getattr(getattr(request.node, "rep_" + w, None), "failed", False)
+           for w in ("setup", "call")):
+        polkit_env.module_failed.append(request.node.nodeid)
