@@ -13,6 +13,7 @@
 #include "log.h"
 #include "save-image.h"
 #include "snapshot.h"
+#include "worker.h"
 
 #define PLUGIN(d) ((d)->hv->plugin)
 #define HV(d) ((d)->hv->hv)
@@ -52,22 +53,29 @@ int domain_watch_autodestroy(Domain *d, sd_bus_message *m, const char *owner) {
         return r;
 }
 
-static void track_autodestroy(Job *job) {
-        if ((job->flags & START_AUTODESTROY) && job->message &&
-            domain_watch_autodestroy(job->domain, job->message, NULL) < 0)
-                log_warning("%s: cannot watch its caller for AUTODESTROY", domain_name(job->domain));
+/* Armed before the guest starts: a caller leaving meanwhile is noticed. */
+static bool arm_autodestroy(Job *job) {
+        if (!job->autodestroy || !job->message)
+                return true;
+        return domain_watch_autodestroy(job->domain, job->message, NULL) >= 0;
+}
+
+/* A start or restore that did not happen: the domain is as it was, and one
+ * the job created for it goes away again (unless DefineXML made it
+ * persistent meanwhile). */
+static void start_failed(Job *job, DomaindResult r, const char *message) {
+        Domain *d = job->domain;
+        g_clear_pointer(&d->live, domain_def_free);
+        d->autodestroy = sd_bus_track_unref(d->autodestroy);
+        if (job->new_domain && !d->persistent)
+                domain_remove(d);
+        job_finish(job, r, "%s", message);
 }
 
 static void start_done(Job *job, DomaindResult r, const char *message) {
         Domain *d = job->domain;
-        if (r != DOMAIND_OK) {
-                g_clear_pointer(&d->live, domain_def_free);
-                if (job->new_domain)
-                        domain_remove(d);
-                job_finish(job, r, "%s", message);
-                return;
-        }
-        track_autodestroy(job);
+        if (r != DOMAIND_OK)
+                return start_failed(job, r, message);
         domain_set_state(d, STATE_RUNNING, "booted", "started", "booted");
         if (job->flags & START_PAUSED)
                 domain_set_state(d, STATE_PAUSED, "user", "suspended", "paused");
@@ -87,6 +95,8 @@ static void start_begin(Job *job) {
         Domain *d = job->domain;
         if (domain_is_active(d))
                 return job_fail_state(job, "is already active");
+        if (!arm_autodestroy(job))
+                return start_failed(job, DOMAIND_ERROR_FAILED, "the caller left before the domain started (AUTODESTROY)");
         if (d->has_managed_save && !(job->flags & START_FORCE_BOOT) && !job->def) {
                 g_autofree char *image = domain_managed_save_path(d);
                 job->path = g_steal_pointer(&image);
@@ -98,8 +108,8 @@ static void start_begin(Job *job) {
                 g_autofree char *image = domain_managed_save_path(d);
                 unlink_if_exists(image);
                 d->has_managed_save = false;
-                d->state = STATE_SHUTOFF;
                 domain_emit_changed(d, "HasManagedSave", NULL);
+                domain_set_state(d, STATE_SHUTOFF, "unknown", NULL, NULL);
         }
         boot_guest(job);
 }
@@ -110,12 +120,14 @@ int domain_op_start(Domain *d, sd_bus_message *m, uint64_t flags, sd_bus_error *
                 return r;
         Job *job = job_new(d, "Start", m, start_begin);
         job->flags = flags;
+        job->autodestroy = flags & START_AUTODESTROY;
         return job_submit(job);
 }
 
 int domain_op_start_created(Domain *d, sd_bus_message *m, uint64_t flags, DomainDef *live, bool created) {
         Job *job = job_new(d, "CreateXML", m, start_begin);
         job->flags = flags;
+        job->autodestroy = flags & CREATE_START_AUTODESTROY;
         job->def = live;
         job->new_domain = created;
         job->reply_with_path = true;
@@ -132,7 +144,8 @@ void domain_autostart(Domain *d) {
 /* ---- Destroy and the on_* actions that use it ---- */
 
 static void destroy_done(Job *job, DomaindResult r, const char *message) {
-        if (r == DOMAIND_OK)
+        /* The guest may have died on its own meanwhile: it was said then. */
+        if (r == DOMAIND_OK && domain_is_active(job->domain))
                 domain_went_inactive(job->domain, STATE_SHUTOFF, "destroyed", "destroyed");
         finish_ok(job, r, message);
 }
@@ -163,7 +176,8 @@ void domain_autodestroy(Domain *d) {
 static int on_autodestroy_owner_gone(sd_bus_track *track, void *userdata) {
         Domain *d = userdata;
         d->autodestroy = sd_bus_track_unref(d->autodestroy);
-        if (!domain_is_active(d))
+        /* A start still running: the destroy waits behind it. */
+        if (!domain_is_active(d) && !d->job)
                 return 0;
         log_info("%s: the client that started it left, destroying (autodestroy)", domain_name(d));
         domain_autodestroy(d);
@@ -196,19 +210,22 @@ static void lifecycle_stopped(Job *job, DomaindResult r, const char *message) {
         if (r != DOMAIND_OK)
                 return job_finish(job, r, "%s", message);
         const char *reason = g_intern_string(job->path); /* outlives the job */
+        if (d->gone) /* the guest died meanwhile and took a transient domain with it */
+                return job_finish(job, DOMAIND_OK, NULL);
         if (job->restart) { /* the domain stays, even a transient one */
-                g_clear_pointer(&d->live, domain_def_free);
-                domain_set_state(d, STATE_SHUTOFF, reason, "stopped", reason);
+                if (domain_is_active(d)) {
+                        g_clear_pointer(&d->live, domain_def_free);
+                        domain_set_state(d, STATE_SHUTOFF, reason, "stopped", reason);
+                }
                 job->restart = false;
-                if (d->gone) /* the guest died meanwhile and took a transient domain with it */
-                        return job_finish(job, DOMAIND_OK, NULL);
                 if (!PLUGIN(d)->start)
                         return lifecycle_restart_done(job, DOMAIND_ERROR_NOT_SUPPORTED, "cannot start domains");
                 domain_went_active(d, domain_def_copy(d->def));
                 PLUGIN(d)->start(HV(d), GUEST(d), 0, job_plugin_call(job, lifecycle_restart_done));
                 return;
         }
-        domain_went_inactive(d, STATE_SHUTOFF, reason, reason);
+        if (domain_is_active(d))
+                domain_went_inactive(d, STATE_SHUTOFF, reason, reason);
         job_finish(job, DOMAIND_OK, NULL);
 }
 
@@ -261,6 +278,13 @@ static void queue_lifecycle_action(Domain *d, DomaindGuestEvent event) {
         Job *job = job_new(d, "lifecycle action", NULL, lifecycle_begin);
         job->target = event;
         job_submit(job);
+}
+
+void domain_resume_lifecycle_action(Domain *d) {
+        if (d->state == STATE_SHUTDOWN)
+                queue_lifecycle_action(d, DOMAIND_GUEST_SHUTDOWN);
+        else if (d->state == STATE_CRASHED)
+                queue_lifecycle_action(d, DOMAIND_GUEST_CRASHED);
 }
 
 void domain_host_guest_event(DomaindGuest *guest, DomaindGuestEvent event, const char *detail) {
@@ -422,6 +446,21 @@ static int check_image_path(const char *path, bool must_exist, sd_bus_error *err
         return 0;
 }
 
+/* Opens a save image for reading without ever blocking the loop: a FIFO
+ * or device swapped in after check_image_path() is refused, not waited on. */
+static int open_image(const char *path, int *ret_fd) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, 0) < 0) {
+                close(fd);
+                return -EINVAL;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
 /* An alternative config for a save image must describe the same domain. */
 static int parse_replacement_xml(const char *xml, const char *uuid, const char *name, DomainDef **ret,
                                  sd_bus_error *error) {
@@ -440,16 +479,52 @@ static int parse_replacement_xml(const char *xml, const char *uuid, const char *
         return 0;
 }
 
-static void save_done(Job *job, DomaindResult r, const char *message) {
+/* Making a save image durable and putting it in place: fsync of a large
+ * file takes long, so it runs on a worker thread. */
+typedef struct SaveCommit {
+        Job *job;
+        int fd;
+        char *tmp_path;
+        char *path;
+        int error; /* errno of the failed step, 0 when done */
+} SaveCommit;
+
+static void save_commit_free(void *p) {
+        SaveCommit *c = p;
+        close(c->fd);
+        g_free(c->tmp_path);
+        g_free(c->path);
+        g_free(c);
+}
+
+static void save_commit_run(void *p) {
+        SaveCommit *c = p;
+        if (fsync(c->fd) < 0 || rename(c->tmp_path, c->path) < 0) {
+                c->error = errno;
+                return;
+        }
+        g_autofree char *dir = g_path_get_dirname(c->path);
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+                fsync(dfd);
+                close(dfd);
+        }
+}
+
+static void save_commit_done(void *p) {
+        SaveCommit *c = p;
+        Job *job = c->job;
         Domain *d = job->domain;
-        if (r != DOMAIND_OK)
-                return job_finish(job, r, "%s", message);
-        if (fsync(job->fd) < 0 || rename(job->tmp_path, job->path) < 0)
-                /* The guest is gone now: say so loudly, the image is kept at tmp_path. */
-                return job_fail_with(job, ERROR_HYPERVISOR_FAILED, "guest state written to %s but not renamed: %s",
-                                     job->tmp_path, g_strerror(errno));
-        g_clear_pointer(&job->tmp_path, g_free);
         bool managed = job->target == STATE_SAVED;
+        if (c->error) {
+                /* The guest is gone already: keep its state where it is. */
+                g_autofree char *kept = g_steal_pointer(&job->tmp_path);
+                domain_went_inactive(d, STATE_SHUTOFF, "saved", "saved");
+                return job_fail_with(job, ERROR_HYPERVISOR_FAILED,
+                                     "the guest state was written to %s but could not be put at %s: %s", kept,
+                                     job->path, g_strerror(c->error));
+        }
+        g_clear_pointer(&job->tmp_path, g_free);
         if (managed) {
                 d->has_managed_save = true;
                 domain_emit_changed(d, "HasManagedSave", NULL);
@@ -459,13 +534,30 @@ static void save_done(Job *job, DomaindResult r, const char *message) {
         job_finish(job, DOMAIND_OK, NULL);
 }
 
+static void save_done(Job *job, DomaindResult r, const char *message) {
+        if (r != DOMAIND_OK)
+                return job_finish(job, r, "%s", message);
+        SaveCommit *c = g_new0(SaveCommit, 1);
+        *c = (SaveCommit){ .job = job, .fd = dup(job->fd), .tmp_path = g_strdup(job->tmp_path),
+                           .path = g_strdup(job->path) };
+        if (c->fd < 0)
+                c->error = errno;
+        int r2 = c->fd < 0 ? -c->error
+                           : worker_run(job->domain->hv->manager, save_commit_run, save_commit_done,
+                                        save_commit_free, c);
+        if (r2 < 0) {
+                c->error = c->error ? c->error : -r2;
+                save_commit_done(c);
+                save_commit_free(c);
+        }
+}
+
 static void save_begin(Job *job) {
         Domain *d = job->domain;
         if (d->state != STATE_RUNNING && d->state != STATE_PAUSED)
                 return job_fail_state(job, "is not running");
         if (job->target == STATE_SAVED && !d->persistent)
-                return job_fail_with(job, ERROR_INVALID_STATE, "cannot do a managed save of transient domain '%s'",
-                                     domain_name(d));
+                return job_fail_state(job, "is transient: a managed save needs a persistent domain");
         if (!job_plugin_has(job, PLUGIN(d)->save, "save domains"))
                 return;
         bool paused = job->flags & SAVE_PAUSED ? true
@@ -547,12 +639,8 @@ int domain_op_managed_save_remove(Domain *d, sd_bus_message *m, uint64_t flags, 
 
 static void restore_done(Job *job, DomaindResult r, const char *message) {
         Domain *d = job->domain;
-        if (r != DOMAIND_OK) {
-                g_clear_pointer(&d->live, domain_def_free);
-                if (job->new_domain)
-                        domain_remove(d);
-                return job_finish(job, r, "%s", message);
-        }
+        if (r != DOMAIND_OK)
+                return start_failed(job, r, message);
         bool paused = job->target == STATE_PAUSED;
         if (job->managed_image) { /* restored: the image is consumed */
                 g_autofree char *image = domain_managed_save_path(d);
@@ -573,10 +661,10 @@ static void restore_step(Job *job) {
         if (!job_plugin_has(job, PLUGIN(d)->restore, "restore domains"))
                 return;
         if (job->fd < 0) {
-                job->fd = open(job->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-                if (job->fd < 0)
+                int r = open_image(job->path, &job->fd);
+                if (r < 0)
                         return job_fail_with(job, ERROR_HYPERVISOR_FAILED, "cannot open %s: %s", job->path,
-                                             g_strerror(errno));
+                                             g_strerror(-r));
                 g_autoptr(GError) gerror = NULL;
                 g_autofree char *xml = NULL;
                 bool paused;
@@ -610,9 +698,11 @@ int hypervisor_op_restore(Hypervisor *h, sd_bus_message *m, const char *path, co
         r = check_image_path(path, true, error);
         if (r < 0)
                 return r;
-        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return bus_error_setf(error, ERROR_INVALID_ARGUMENT, "cannot open '%s': %s", path, g_strerror(errno));
+        _cleanup_(closep) int fd = -1;
+        r = open_image(path, &fd);
+        if (r < 0)
+                return bus_error_setf(error, ERROR_INVALID_ARGUMENT, "cannot open '%s' as a save image: %s", path,
+                                      g_strerror(-r));
         g_autoptr(GError) gerror = NULL;
         g_autofree char *saved_xml = NULL;
         bool paused;
@@ -635,6 +725,9 @@ int hypervisor_op_restore(Hypervisor *h, sd_bus_message *m, const char *path, co
         if (same_name && same_name != d)
                 return bus_error_setf(error, ERROR_ALREADY_EXISTS, "domain '%s' already exists with uuid %s",
                                       def->name, same_name->uuid);
+        if (d && !g_str_equal(domain_name(d), def->name))
+                return bus_error_setf(error, ERROR_ALREADY_EXISTS, "domain with uuid %s is named '%s', the image says '%s'",
+                                      def->uuid, domain_name(d), def->name);
         if (d && domain_is_active(d))
                 return bus_error_setf(error, ERROR_INVALID_STATE, "domain '%s' is already active (state: %s)",
                                       domain_name(d), domain_state_to_string(d->state));

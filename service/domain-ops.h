@@ -61,6 +61,9 @@ int hypervisor_op_restore(Hypervisor *h, sd_bus_message *m, const char *path, co
 /* Internal: autostart at boot, autodestroy when the owner left. */
 void domain_autostart(Domain *d);
 void domain_autodestroy(Domain *d);
+/* After a restart: a guest found held (shut down, crashed) gets the
+ * on_poweroff / on_crash action it was waiting for. */
+void domain_resume_lifecycle_action(Domain *d);
 /* Destroys d when the sender of m (or the bus name owner) leaves the bus. */
 int domain_watch_autodestroy(Domain *d, sd_bus_message *m, const char *owner);
 /* host->guest_event */

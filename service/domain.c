@@ -67,6 +67,8 @@ void domain_publish(Domain *d) {
 void domain_free(Domain *d) {
         if (!d)
                 return;
+        if (d->gone)
+                g_ptr_array_remove_fast(d->hv->removed, d);
         job_cancel_waiting(d);
         if (d->job)
                 job_abandon(d->job);
@@ -99,7 +101,9 @@ void domain_remove(Domain *d) {
         domain_delete_status(d);
         d->gone = true;
         job_cancel_waiting(d);
-        if (!d->job)
+        if (d->job) /* freed when the job ends, or with the hypervisor */
+                g_ptr_array_add(h->removed, d);
+        else
                 domain_free(d);
 }
 
@@ -147,24 +151,30 @@ void domain_set_state(Domain *d, DomainState state, const char *reason, const ch
                 hypervisor_emit_domain_event(d->hv, d, event, detail);
 }
 
+/* Name, Memory, MaxMemory and VCPUs come from the config in force. */
+static void emit_config_properties(Domain *d) {
+        domain_emit_changed(d, "Name", "Memory", "MaxMemory", "VCPUs", NULL);
+}
+
 void domain_went_active(Domain *d, DomainDef *live) {
-        if (live != d->live) {
-                domain_def_free(d->live);
-                d->live = live;
-        }
+        if (live == d->live)
+                return;
+        bool changed = g_strcmp0(domain_current_def(d)->xml, live->xml) != 0;
+        domain_def_free(d->live);
+        d->live = live;
+        if (changed)
+                emit_config_properties(d);
 }
 
 void domain_went_inactive(Domain *d, DomainState state, const char *reason, const char *detail) {
         d->autodestroy = sd_bus_track_unref(d->autodestroy);
-        bool config_changed = d->live && d->def && g_strcmp0(d->live->xml, d->def->xml) != 0;
+        bool config_changed = d->persistent && d->live && g_strcmp0(d->live->xml, d->def->xml) != 0;
         g_clear_pointer(&d->live, domain_def_free);
+        if (config_changed) /* before the event: a client reacting to it reads the new values */
+                emit_config_properties(d);
         domain_set_state(d, state, reason, "stopped", detail);
-        if (!d->persistent) {
+        if (!d->persistent)
                 domain_remove(d);
-                return;
-        }
-        if (config_changed)
-                domain_emit_changed(d, "Name", "Memory", "MaxMemory", "VCPUs", NULL);
 }
 
 void domain_replace_def(Domain *d, DomainDef *def) {
@@ -173,7 +183,7 @@ void domain_replace_def(Domain *d, DomainDef *def) {
         d->def = def;
         g_hash_table_insert(d->hv->by_name, g_strdup(domain_name(d)), d);
         if (!d->live)
-                domain_emit_changed(d, "Name", "Memory", "MaxMemory", "VCPUs", NULL);
+                emit_config_properties(d);
 }
 
 /* ---- files ---- */

@@ -71,7 +71,8 @@ int hypervisor_op_define(Hypervisor *h, sd_bus_message *m, const char *xml, uint
         domain_replace_def(d, g_steal_pointer(&def));
         if (!was_persistent) {
                 d->persistent = true;
-                domain_save_status(d);
+                if (domain_is_active(d))
+                        domain_save_status(d);
                 domain_emit_changed(d, "Persistent", NULL);
         }
         hypervisor_emit_domain_event(h, d, "defined", was_persistent ? "updated" : "added");

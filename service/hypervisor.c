@@ -168,6 +168,7 @@ Hypervisor *hypervisor_open(Manager *m, const DomaindPlugin *plugin, char **why)
         h->runtime_dir = g_build_filename(m->runtime_dir, h->name, NULL);
         h->domains = g_hash_table_new(g_str_hash, g_str_equal);
         h->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        h->removed = g_ptr_array_new();
         init_host(h);
 
         int r = make_dirs(h);
@@ -202,6 +203,9 @@ void hypervisor_free(Hypervisor *h) {
                         h->plugin->forget(h->hv, domain_to_guest(d));
                 domain_free(d);
         }
+        while (h->removed->len > 0)
+                domain_free(h->removed->pdata[0]);
+        g_ptr_array_unref(h->removed);
         if (h->plugin && h->plugin->close)
                 h->plugin->close(h->hv);
         g_hash_table_unref(h->domains);
@@ -426,8 +430,10 @@ static void load_status(Hypervisor *h, const char *path) {
         }
 
         Domain *d = hypervisor_find_domain_by_uuid(h, live->uuid);
-        if (!d)
+        if (!d) {
                 d = domain_new(h, domain_def_copy(live), false);
+                snapshot_load_all(d); /* to keep, or to delete with it below */
+        }
         d->live = live;
         DomaindState state = DOMAIND_STATE_SHUTOFF;
         bool alive = h->plugin->attach && h->plugin->attach(h->hv, domain_to_guest(d), status, &state);
@@ -444,8 +450,6 @@ static void load_status(Hypervisor *h, const char *path) {
         DomaindGuestInfo info;
         domain_get_info(d, &info);
         d->id = info.id;
-        if (!d->persistent)
-                snapshot_load_all(d);
         reattach_autodestroy(d, owner);
         log_info("%s: found '%s' %s (id %d)", h->name, domain_name(d), domain_state_to_string(d->state), d->id);
 }

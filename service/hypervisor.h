@@ -22,6 +22,7 @@ struct Hypervisor {
 
         GHashTable *domains;  /* uuid (dashed) → Domain*, owns the domains */
         GHashTable *by_name;  /* name → Domain* */
+        GPtrArray *removed;   /* Domain* off the registry, waiting for their job to end */
 };
 
 /* Loads one plugin file. Returns the hypervisor, or NULL with *why set

@@ -67,10 +67,20 @@ static int on_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static void schedule_next(Domain *d);
+
 int job_submit(Job *job) {
         Domain *d = job->domain;
-        if (!d->job && g_queue_is_empty(&d->waiting)) {
+        bool idle = !d->job && g_queue_is_empty(&d->waiting);
+        if (idle && job->message) {
                 job_run(job);
+                return 1;
+        }
+        if (idle) {
+                /* Internal work comes from plugin callbacks (guest events):
+                 * start it from the loop, never inside the plugin. */
+                g_queue_push_tail(&d->waiting, job);
+                schedule_next(d);
                 return 1;
         }
         Manager *m = job_manager(job);

@@ -36,6 +36,7 @@ struct Job {
         bool managed_image;
         bool was_active;           /* the domain was active when the job began */
         bool restart;              /* on_* action: start the guest again once stopped */
+        bool autodestroy;          /* destroy the domain when the caller leaves the bus */
         GPtrArray *items;          /* names still to process (snapshot deletion) */
         DomainDef *saved_def, *saved_live; /* configs to put back if the job fails */        /* restoring the managed save image (consumed on success) */
         bool reply_with_path;      /* answer "(o)" with the domain path (or reply_path) */

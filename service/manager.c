@@ -11,6 +11,7 @@
 #include "log.h"
 #include "manager.h"
 #include "snapshot.h"
+#include "worker.h"
 
 #define DEFAULT_JOB_WAIT_SEC 30.0
 #define DEFAULT_POLKIT_TIMEOUT_SEC 10.0
@@ -20,6 +21,7 @@ Manager *manager_new(void) {
         m->hypervisors = g_ptr_array_new_with_free_func((GDestroyNotify) hypervisor_free);
         m->unavailable = g_ptr_array_new_with_free_func(g_free);
         auth_init(m);
+        m->workers = g_ptr_array_new();
         m->job_wait_usec = (uint64_t) (DEFAULT_JOB_WAIT_SEC * 1e6);
         m->polkit_timeout_usec = (uint64_t) (DEFAULT_POLKIT_TIMEOUT_SEC * 1e6);
         return m;
@@ -30,6 +32,8 @@ void manager_free(Manager *m) {
                 return;
         /* Plugins go first: their close() may still use the loop. Guests keep
          * running: stopping domaind never stops a guest. */
+        worker_join_all(m);
+        g_ptr_array_unref(m->workers);
         g_ptr_array_unref(m->hypervisors);
         g_ptr_array_unref(m->unavailable);
         auth_done(m);
@@ -185,6 +189,7 @@ int manager_publish(Manager *m) {
         return r;
 }
 
+/* Work left to do at start: autostart, and on_* actions a restart interrupted. */
 void manager_autostart(Manager *m) {
         for (guint i = 0; i < m->hypervisors->len; i++) {
                 Hypervisor *h = m->hypervisors->pdata[i];
@@ -195,6 +200,7 @@ void manager_autostart(Manager *m) {
                         Domain *d = value;
                         if (d->autostart && !domain_is_active(d))
                                 domain_autostart(d);
+                        domain_resume_lifecycle_action(d);
                 }
         }
 }

@@ -29,6 +29,7 @@ typedef struct Manager {
         GHashTable *auth_queries; /* sd_bus_message* → AuthQuery*, checks in flight or just decided */
         GHashTable *auth_cache;   /* caller unique name → set of "action + details" polkit said yes to */
         uint64_t polkit_timeout_usec;
+        GPtrArray *workers;       /* threads running blocking work (worker.c) */
         sd_bus_slot *name_owner_slot;
         bool published;           /* objects are on the bus: emit signals */
 } Manager;

@@ -1520,6 +1520,9 @@ static void test_jobs_serialized(void **state) {
         f->mode[OP_START] = FAKE_DELAY;
         f->delay_usec = 100 * USEC_PER_MSEC;
         domain_autostart(d);
+        /* internal work never starts inside its caller (a plugin callback): from the loop */
+        assert_null(d->job);
+        spin(fx, 5 * USEC_PER_MSEC);
         Job *first = d->job;
         assert_non_null(first);
         queued(domain_op_suspend(d, NULL, &e), &e);
@@ -1548,6 +1551,9 @@ static void test_jobs_fifo(void **state) {
         custom_held = NULL;
 
         job_submit(job_new(d, "A", NULL, custom_hold_begin));
+        assert_null(custom_held);
+        spin(fx, 5 * USEC_PER_MSEC);
+        assert_non_null(custom_held);
         assert_ptr_equal(d->job, custom_held);
         job_submit(job_new(d, "B", NULL, custom_begin));
         job_submit(job_new(d, "C", NULL, custom_hold_begin));
