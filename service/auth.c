@@ -25,6 +25,8 @@
 #define POLKIT_ALLOW_USER_INTERACTION 1u
 /* an answer nobody came back for (the object vanished meanwhile) */
 #define QUERY_LINGER_USEC (30 * G_USEC_PER_SEC)
+/* a person typing a password in an authentication dialog */
+#define INTERACTIVE_TIMEOUT_USEC (300 * G_USEC_PER_SEC)
 
 static const char *const action_ids[] = {
         [AUTH_READ] = "org.domaind1.read",
@@ -59,6 +61,7 @@ typedef struct AuthQuery {
         char *cache_key;
         char **details;          /* key, value, key, value, ..., NULL */
         Verdict verdict;
+        bool interactive; /* the second round: polkit may ask a person */
         bool cacheable;
         char *failure;
 } AuthQuery;
@@ -158,6 +161,8 @@ static void query_failed(AuthQuery *q, const char *format, ...) {
         query_decided(q, VERDICT_FAILED);
 }
 
+static void ask_polkit(AuthQuery *q);
+
 static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         AuthQuery *q = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
@@ -188,15 +193,27 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 query_failed(q, "polkit gave an answer that cannot be read: %s", g_strerror(-r));
                 return 0;
         }
+        /* A yes that may have come from a person authenticating holds for
+         * this call only (auth_admin means every time). */
+        if (q->interactive)
+                q->cacheable = false;
+        if (challenge && !authorized && !q->interactive &&
+            sd_bus_message_get_allow_interactive_authorization(q->message)) {
+                q->interactive = true;
+                q->slot = sd_bus_slot_unref(q->slot);
+                ask_polkit(q);
+                return 0;
+        }
         query_decided(q, authorized ? VERDICT_YES : challenge ? VERDICT_CHALLENGE : VERDICT_NO);
         return 0;
 }
 
+/* First without interaction: a "yes" then needs no person and may be
+ * cached. Only a challenge makes a second, interactive round. */
 static void ask_polkit(AuthQuery *q) {
         Manager *m = q->manager;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
-        uint32_t flags = sd_bus_message_get_allow_interactive_authorization(q->message) ? POLKIT_ALLOW_USER_INTERACTION
-                                                                                         : 0;
+        uint32_t flags = q->interactive ? POLKIT_ALLOW_USER_INTERACTION : 0;
         int r = sd_bus_message_new_method_call(m->bus, &call, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE,
                                                "CheckAuthorization");
         if (r >= 0)
@@ -211,7 +228,9 @@ static void ask_polkit(AuthQuery *q) {
         if (r >= 0)
                 r = sd_bus_message_append(call, "us", flags, "");
         if (r >= 0)
-                r = sd_bus_call_async(m->bus, &q->slot, call, on_polkit_reply, q, m->polkit_timeout_usec);
+                r = sd_bus_call_async(m->bus, &q->slot, call, on_polkit_reply, q,
+                                      q->interactive ? MAX(INTERACTIVE_TIMEOUT_USEC, m->polkit_timeout_usec)
+                                                     : m->polkit_timeout_usec);
         if (r < 0)
                 query_failed(q, "cannot ask polkit: %s", g_strerror(-r));
 }
@@ -246,7 +265,7 @@ static void query_start(AuthQuery *q) {
 /* ---- the hook ---- */
 
 /* hypervisor, domain, uuid, method: what a rules file can look at. */
-static char **make_details(sd_bus_message *message, Hypervisor *h, Domain *d) {
+static char **make_details(sd_bus_message *message, Hypervisor *h, const char *name, const char *uuid) {
         GPtrArray *a = g_ptr_array_new();
 #define ADD(k, v)                                                                                                      \
         do {                                                                                                           \
@@ -255,10 +274,10 @@ static char **make_details(sd_bus_message *message, Hypervisor *h, Domain *d) {
         } while (0)
         if (h)
                 ADD("hypervisor", h->name);
-        if (d) {
-                ADD("domain", domain_name(d));
-                ADD("uuid", d->uuid);
-        }
+        if (name)
+                ADD("domain", name);
+        if (uuid)
+                ADD("uuid", uuid);
         ADD("method", sd_bus_message_get_member(message));
 #undef ADD
         g_ptr_array_add(a, NULL);
@@ -295,6 +314,11 @@ static int verdict_to_result(AuthQuery *q, sd_bus_error *error) {
 
 int auth_check(Manager *m, sd_bus_message *message, AuthAction action, Hypervisor *h, Domain *d,
                sd_bus_error *error) {
+        return auth_check_named(m, message, action, h, d ? domain_name(d) : NULL, d ? d->uuid : NULL, error);
+}
+
+int auth_check_named(Manager *m, sd_bus_message *message, AuthAction action, Hypervisor *h, const char *name,
+                     const char *uuid, sd_bus_error *error) {
         /* The second dispatch of a call whose query has ended. */
         AuthQuery *q = g_hash_table_lookup(m->auth_queries, message);
         if (q) {
@@ -312,7 +336,7 @@ int auth_check(Manager *m, sd_bus_message *message, AuthAction action, Hyperviso
         if (g_hash_table_lookup_extended(m->uid_cache, sender, NULL, &uid) && GPOINTER_TO_UINT(uid) == 0)
                 return 1; /* root is always authorized, polkit or not */
 
-        char **details = make_details(message, h, d);
+        char **details = make_details(message, h, name, uuid);
         char *key = make_cache_key(action, details);
         if (cache_has(m, sender, key)) {
                 g_strfreev(details);

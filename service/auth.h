@@ -29,6 +29,11 @@ const char *auth_action_id(AuthAction action);
 int auth_check(Manager *m, sd_bus_message *message, AuthAction action, Hypervisor *h, Domain *d,
                sd_bus_error *error);
 
+/* The same for a domain that does not exist yet (DefineXML, CreateXML):
+ * name and uuid come from its XML; either may be NULL. */
+int auth_check_named(Manager *m, sd_bus_message *message, AuthAction action, Hypervisor *h, const char *name,
+                     const char *uuid, sd_bus_error *error);
+
 /* Forgets what is known about a caller that left the bus. */
 void auth_forget_caller(Manager *m, const char *unique_name);
 /* Drops every cached "yes" (polkit's rules changed, polkitd restarted). */

@@ -52,9 +52,11 @@ int domain_op_managed_save_remove(Domain *d, sd_bus_message *m, uint64_t flags, 
 int domain_op_undefine(Domain *d, sd_bus_message *m, uint64_t flags, sd_bus_error *error);
 int domain_op_abort_job(Domain *d, sd_bus_error *error);
 
-/* Hypervisor.DefineXML / CreateXML / Restore; reply "(o)" */
-int hypervisor_op_define(Hypervisor *h, sd_bus_message *m, const char *xml, uint64_t flags, sd_bus_error *error);
-int hypervisor_op_create(Hypervisor *h, sd_bus_message *m, const char *xml, uint64_t flags, sd_bus_error *error);
+/* Domain XML checked by the core and by the hypervisor's plugin. */
+int hypervisor_parse_xml(Hypervisor *h, const char *xml, DomainDef **ret, sd_bus_error *error);
+/* Hypervisor.DefineXML / CreateXML (def parsed by hypervisor_parse_xml, taken) / Restore; reply "(o)" */
+int hypervisor_op_define(Hypervisor *h, sd_bus_message *m, DomainDef *def, uint64_t flags, sd_bus_error *error);
+int hypervisor_op_create(Hypervisor *h, sd_bus_message *m, DomainDef *def, uint64_t flags, sd_bus_error *error);
 int hypervisor_op_restore(Hypervisor *h, sd_bus_message *m, const char *path, const char *xml, uint64_t flags,
                           sd_bus_error *error);
 

@@ -34,8 +34,15 @@ static int method_define_xml(sd_bus_message *m, void *userdata, sd_bus_error *er
         int r = sd_bus_message_read(m, "st", &xml, &flags);
         if (r < 0)
                 return r;
-        AUTH(AUTH_DOMAIN_DEFINE);
-        return hypervisor_op_define(h, m, xml, flags, error);
+        /* parsed first: the domain's name and uuid go to polkit */
+        g_autoptr(DomainDef) def = NULL;
+        r = hypervisor_parse_xml(h, xml, &def, error);
+        if (r < 0)
+                return r;
+        r = auth_check_named(h->manager, m, AUTH_DOMAIN_DEFINE, h, def->name, def->uuid, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        return hypervisor_op_define(h, m, g_steal_pointer(&def), flags, error);
 }
 
 static int method_create_xml(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -45,8 +52,15 @@ static int method_create_xml(sd_bus_message *m, void *userdata, sd_bus_error *er
         int r = sd_bus_message_read(m, "st", &xml, &flags);
         if (r < 0)
                 return r;
-        AUTH(AUTH_DOMAIN_DEFINE);
-        return hypervisor_op_create(h, m, xml, flags, error);
+        /* parsed first: the domain's name and uuid go to polkit */
+        g_autoptr(DomainDef) def = NULL;
+        r = hypervisor_parse_xml(h, xml, &def, error);
+        if (r < 0)
+                return r;
+        r = auth_check_named(h->manager, m, AUTH_DOMAIN_DEFINE, h, def->name, def->uuid, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        return hypervisor_op_create(h, m, g_steal_pointer(&def), flags, error);
 }
 
 static int method_restore(sd_bus_message *m, void *userdata, sd_bus_error *error) {

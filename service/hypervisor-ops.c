@@ -8,7 +8,7 @@
 #include "log.h"
 
 /* Parses and validates XML for this hypervisor: generic rules, then the plugin's. */
-static int parse_for_hypervisor(Hypervisor *h, const char *xml, DomainDef **ret, sd_bus_error *error) {
+int hypervisor_parse_xml(Hypervisor *h, const char *xml, DomainDef **ret, sd_bus_error *error) {
         g_autoptr(GError) gerror = NULL;
         g_autoptr(DomainDef) def = domain_def_parse(xml, &gerror);
         if (!def)
@@ -38,13 +38,10 @@ static int check_identity(Hypervisor *h, const DomainDef *def, Domain **ret, sd_
         return 0;
 }
 
-int hypervisor_op_define(Hypervisor *h, sd_bus_message *m, const char *xml, uint64_t flags, sd_bus_error *error) {
-        g_autoptr(DomainDef) def = NULL;
+int hypervisor_op_define(Hypervisor *h, sd_bus_message *m, DomainDef *parsed, uint64_t flags, sd_bus_error *error) {
+        g_autoptr(DomainDef) def = parsed;
         Domain *d;
         int r = check_flags(flags, 0, error);
-        if (r < 0)
-                return r;
-        r = parse_for_hypervisor(h, xml, &def, error);
         if (r < 0)
                 return r;
         r = check_identity(h, def, &d, error);
@@ -79,13 +76,10 @@ int hypervisor_op_define(Hypervisor *h, sd_bus_message *m, const char *xml, uint
         return sd_bus_reply_method_return(m, "o", d->path);
 }
 
-int hypervisor_op_create(Hypervisor *h, sd_bus_message *m, const char *xml, uint64_t flags, sd_bus_error *error) {
-        g_autoptr(DomainDef) def = NULL;
+int hypervisor_op_create(Hypervisor *h, sd_bus_message *m, DomainDef *parsed, uint64_t flags, sd_bus_error *error) {
+        g_autoptr(DomainDef) def = parsed;
         Domain *d;
         int r = check_flags(flags, CREATE_START_PAUSED | CREATE_START_AUTODESTROY, error);
-        if (r < 0)
-                return r;
-        r = parse_for_hypervisor(h, xml, &def, error);
         if (r < 0)
                 return r;
         r = check_identity(h, def, &d, error);

@@ -38,7 +38,8 @@ struct Job {
         bool restart;              /* on_* action: start the guest again once stopped */
         bool autodestroy;          /* destroy the domain when the caller leaves the bus */
         GPtrArray *items;          /* names still to process (snapshot deletion) */
-        DomainDef *saved_def, *saved_live; /* configs to put back if the job fails */        /* restoring the managed save image (consumed on success) */
+        DomainDef *saved_def, *saved_live; /* configs to put back if the job fails */
+        const DomainDef *revert_def;       /* the config a revert put in place (not owned) */        /* restoring the managed save image (consumed on success) */
         bool reply_with_path;      /* answer "(o)" with the domain path (or reply_path) */
         char *reply_path;
 };

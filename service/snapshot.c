@@ -422,6 +422,9 @@ static void create_begin(Job *job) {
         if (snapshot_find(d, job->snapshot))
                 return job_fail_with(job, ERROR_ALREADY_EXISTS, "domain '%s' already has a snapshot '%s'",
                                      domain_name(d), job->snapshot);
+        /* as libvirt: the transient domain would vanish, and its snapshot with it */
+        if ((job->flags & SNAPSHOT_CREATE_HALT) && !d->persistent)
+                return job_fail_state(job, "is transient: HALT would remove it and the snapshot");
         if (!job_plugin_has(job, d->hv->plugin->snapshot_create, "take snapshots"))
                 return;
         job->was_active = domain_is_active(d);
@@ -471,8 +474,9 @@ int snapshot_op_create(Domain *d, sd_bus_message *m, const char *xml, uint64_t f
 static void revert_done(Job *job, DomaindResult r, const char *message) {
         Domain *d = job->domain;
         if (r != DOMAIND_OK) {
-                /* The guest is as it was: so are its configs. */
-                if (job->saved_def) {
+                /* The guest is as it was: so are its configs, unless
+                 * DefineXML gave it a new one meanwhile. */
+                if (job->saved_def && d->def == job->revert_def) {
                         domain_replace_def(d, g_steal_pointer(&job->saved_def));
                         if (d->persistent)
                                 domain_save_config(d);
@@ -538,6 +542,7 @@ static void revert_begin(Job *job) {
         if (d->persistent) {
                 job->saved_def = domain_def_copy(d->def);
                 domain_replace_def(d, domain_def_copy(def));
+                job->revert_def = d->def;
                 domain_save_config(d);
         }
         domain_went_active(d, def); /* guest_xml() now gives the snapshot's config */
