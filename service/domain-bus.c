@@ -241,8 +241,16 @@ static int method_get_job_info(sd_bus_message *m, void *userdata, sd_bus_error *
 
 static int method_open_console(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Domain *d = userdata;
+        const char *device;
+        uint64_t flags;
+        int r = sd_bus_message_read(m, "st", &device, &flags);
+        if (r < 0)
+                return r;
+        r = check_flags(flags, 0, error);
+        if (r < 0)
+                return r;
         AUTH(AUTH_DOMAIN_CONSOLE);
-        return bus_error_setf(error, ERROR_NOT_SUPPORTED, "the %s hypervisor has no consoles to open", d->hv->name);
+        return domain_op_open_console(d, m, device, error);
 }
 
 static const sd_bus_vtable domain_vtable[] = {

@@ -819,3 +819,20 @@ int domain_op_abort_job(Domain *d, sd_bus_error *error) {
                 return bus_error_setf(error, result_to_error_name(r), "%s", message ? message : "cannot abort the job");
         return 0;
 }
+
+/* ---- OpenConsole ---- */
+
+int domain_op_open_console(Domain *d, sd_bus_message *m, const char *device, sd_bus_error *error) {
+        if (!PLUGIN(d)->open_console)
+                return bus_error_setf(error, ERROR_NOT_SUPPORTED, "the %s hypervisor has no consoles to open",
+                                      d->hv->name);
+        if (!domain_is_active(d))
+                return bus_error_setf(error, ERROR_INVALID_STATE, "domain '%s' is not active (state: %s)",
+                                      domain_name(d), domain_state_to_string(d->state));
+        g_autofree char *message = NULL;
+        _cleanup_(closep) int fd = -1;
+        DomaindResult r = PLUGIN(d)->open_console(HV(d), GUEST(d), device, &fd, &message);
+        if (r != DOMAIND_OK)
+                return bus_error_setf(error, result_to_error_name(r), "%s", message ? message : "cannot open the console");
+        return sd_bus_reply_method_return(m, "h", fd); /* sd-bus sends a duplicate */
+}

@@ -51,6 +51,8 @@ int domain_op_managed_save(Domain *d, sd_bus_message *m, uint64_t flags, sd_bus_
 int domain_op_managed_save_remove(Domain *d, sd_bus_message *m, uint64_t flags, sd_bus_error *error);
 int domain_op_undefine(Domain *d, sd_bus_message *m, uint64_t flags, sd_bus_error *error);
 int domain_op_abort_job(Domain *d, sd_bus_error *error);
+/* Domain.OpenConsole: replies "(h)" at once. */
+int domain_op_open_console(Domain *d, sd_bus_message *m, const char *device, sd_bus_error *error);
 
 /* Domain XML checked by the core and by the hypervisor's plugin. */
 int hypervisor_parse_xml(Hypervisor *h, const char *xml, DomainDef **ret, sd_bus_error *error);

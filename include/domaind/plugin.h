@@ -40,7 +40,7 @@
 extern "C" {
 #endif
 
-#define DOMAIND_PLUGIN_ABI_VERSION 1u
+#define DOMAIND_PLUGIN_ABI_VERSION 2u /* 2: open_console */
 
 /* The one symbol every plugin exports. */
 #define DOMAIND_PLUGIN_ENTRY_SYMBOL "domaind_plugin_entry"
@@ -212,6 +212,13 @@ typedef struct DomaindPlugin {
         /* Cancels the running save/restore/snapshot/migrate job, whose call
          * then ends with DOMAIND_ERROR_ABORTED. Synchronous request. */
         DomaindResult (*abort_job)(void *hv, DomaindGuest *guest, char **message);
+
+        /* Synchronous, fast: a new file descriptor connected to the guest's
+         * console `device` ("" = the first serial console, else a device
+         * alias such as "serial0" or "console0"), for the caller to read
+         * and write. On error set *message (malloc'd). */
+        DomaindResult (*open_console)(void *hv, DomaindGuest *guest, const char *device, int *ret_fd,
+                                      char **message);
 } DomaindPlugin;
 
 /* What a plugin exports. */
