@@ -197,12 +197,9 @@ void hypervisor_free(Hypervisor *h) {
         GHashTableIter it;
         gpointer value;
         g_hash_table_iter_init(&it, h->domains);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-                Domain *d = value;
-                if (h->plugin && h->plugin->forget)
-                        h->plugin->forget(h->hv, domain_to_guest(d));
-                domain_free(d);
-        }
+        /* No forget(): the guests live on, close() drops the plugin's records. */
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                domain_free(value);
         while (h->removed->len > 0)
                 domain_free(h->removed->pdata[0]);
         g_ptr_array_unref(h->removed);
