@@ -51,10 +51,20 @@ void kvm_guest_release(KvmGuest *g) {
         unlink(g->qmp_path);
 }
 
-void kvm_guest_free(KvmGuest *g) {
+/* gone: QEMU is no more, remove what it left; else only forget our record. */
+void kvm_guest_free(KvmGuest *g, bool gone) {
         if (!g)
                 return;
-        kvm_guest_release(g);
+        if (gone)
+                kvm_guest_release(g);
+        else {
+                g->exit_source = sd_event_source_disable_unref(g->exit_source);
+                g->connect_timer = sd_event_source_disable_unref(g->connect_timer);
+                if (g->qmp)
+                        qmp_free(g->qmp);
+                if (g->pidfd >= 0)
+                        close(g->pidfd);
+        }
         g->op_timer = sd_event_source_disable_unref(g->op_timer);
         g_hash_table_remove(g->hv->guests, g->uuid);
         g_hash_table_unref(g->ptys);

@@ -257,8 +257,12 @@ void kvm_on_process_exit(KvmGuest *g, int code, int by_signal) {
 static int on_kill_grace(sd_event_source *s, uint64_t usec, void *userdata) {
         KvmGuest *g = userdata;
         g->op_timer = sd_event_source_disable_unref(g->op_timer);
-        if (g->flags & DOMAIND_DESTROY_GRACEFUL)
-                return kvm_op_done(g, DOMAIND_ERROR_FAILED, "QEMU is still running after SIGTERM (GRACEFUL)"), 0;
+        if (g->flags & DOMAIND_DESTROY_GRACEFUL) {
+                /* it may still go later: then that is news (stopped), not ours */
+                g->expect_exit = false;
+                kvm_op_done(g, DOMAIND_ERROR_FAILED, "QEMU is still running after SIGTERM (GRACEFUL)");
+                return 0;
+        }
         kvm_process_kill(g, SIGKILL);
         return 0;
 }

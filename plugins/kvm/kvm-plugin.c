@@ -79,11 +79,8 @@ static void kvm_close(void *p) {
         KvmHv *hv = p;
         /* Guests keep running: only our records go. */
         GList *guests = g_hash_table_get_values(hv->guests);
-        for (GList *l = guests; l; l = l->next) {
-                KvmGuest *g = l->data;
-                g->pid = 0; /* not ours to stop */
-                kvm_guest_free(g);
-        }
+        for (GList *l = guests; l; l = l->next)
+                kvm_guest_free(l->data, false); /* QEMU and its socket stay for the next domaind */
         g_list_free(guests);
         g_hash_table_unref(hv->guests);
         g_free(hv->emulator);
@@ -158,7 +155,7 @@ static void kvm_forget(void *p, DomaindGuest *guest) {
         if (g->call) { /* the core still waits for this: end it */
                 kvm_op_done(g, g->op == KVM_OP_DESTROY ? DOMAIND_OK : DOMAIND_ERROR_FAILED, "the domain went away");
         }
-        kvm_guest_free(g);
+        kvm_guest_free(g, true);
 }
 
 /* ---- consoles ---- */
@@ -197,7 +194,10 @@ static DomaindResult kvm_open_console(void *p, DomaindGuest *guest, const char *
         }
         int fd = -ENOTSUP;
         if (g_str_equal(c->type, "pty")) {
-                const char *pty = g_hash_table_lookup(g->ptys, c->alias);
+                /* console0 and serial0 may share one chardev */
+                const char *pty = c->chardev && g_str_has_prefix(c->chardev, "char")
+                                          ? g_hash_table_lookup(g->ptys, c->chardev + 4)
+                                          : g_hash_table_lookup(g->ptys, c->alias);
                 fd = pty ? open(pty, O_RDWR | O_NOCTTY | O_CLOEXEC) : -ENOENT;
                 if (pty && fd < 0)
                         fd = -errno;

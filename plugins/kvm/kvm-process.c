@@ -83,6 +83,12 @@ int kvm_process_launch(KvmGuest *g, bool incoming, char **error) {
                 *error = g_strdup(gerror->message);
                 return gerror->code == KVM_CMDLINE_ERROR_INVALID ? -EINVAL : -ENOENT;
         }
+        /* exec failing in the child could only say "127": check here */
+        if (access(argv[0], X_OK) < 0) {
+                int e = errno;
+                *error = g_strdup_printf("<emulator>%s</emulator>: %s", argv[0], g_strerror(e));
+                return -ENOENT;
+        }
         unlink(g->qmp_path);
         log_command_line(g, argv);
         int log_fd = open(g->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);

@@ -71,7 +71,7 @@ typedef struct KvmGuest {
 
 /* kvm-guest.c */
 KvmGuest *kvm_guest_get(KvmHv *hv, DomaindGuest *guest);
-void kvm_guest_free(KvmGuest *g);
+void kvm_guest_free(KvmGuest *g, bool gone);
 void kvm_guest_release(KvmGuest *g);         /* QEMU is gone: forget the process */
 char *kvm_guest_status(KvmGuest *g);
 bool kvm_guest_parse_status(KvmGuest *g, const char *status);

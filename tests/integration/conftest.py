@@ -10,6 +10,14 @@
                bus, with test users (polkit_harness.PolkitEnv); skips when
                the host cannot run it (not root, no polkitd, no mounts)
   pk           polkit_env for one test (its logs go into failure reports)
+  kvm_images   (session scope) the guest images of tests/images/build, built
+               once into $DOMAIND_BUILD_DIR/test-images (kvm_helpers.images)
+  kvm_env      (module scope) domaind with the kvm plugin ([kvm]
+               Accelerator=tcg, or $DOMAIND_TEST_ACCEL, or the module's
+               KVM_ACCEL); at teardown every kvm domain is destroyed and no
+               QEMU of its folder may survive (kvm_helpers.KvmEnv)
+  kv           kvm_env for one test (its logs go into failure reports)
+  make_kvm_env factory for KvmEnvs a test configures itself (accelerator...)
 
 Every environment is torn down even when the test fails: helper processes
 are killed, domaind gets SIGTERM and must exit 0 within a few seconds
@@ -53,8 +61,8 @@ def pytest_runtest_makereport(item, call):
                 rep.sections.append((f"{title} ({e.name})", harness.read_log_tail(path, 100)))
 
 
-def _new_env(request, **kw):
-    e = DomaindEnv(**kw)
+def _new_env(request, env_class=DomaindEnv, **kw):
+    e = env_class(**kw)
     _envs(request.node).append(e)
 
     def fin():
@@ -150,3 +158,67 @@ def pk(request, polkit_env):
     if any(getattr(getattr(request.node, "rep_" + w, None), "failed", False)
            for w in ("setup", "call")):
         polkit_env.module_failed.append(request.node.nodeid)
+
+
+# ---------------------------------------------------------------------------
+# kvm (tests/integration/kvm_helpers.py)
+
+
+@pytest.fixture(scope="session")
+def kvm_images():
+    import kvm_helpers
+    kvm_helpers.require_kvm_plugin()
+    return kvm_helpers.images()
+
+
+@pytest.fixture
+def make_kvm_env(request, kvm_images):
+    """make_kvm_env(accelerator=..., config_text=...) -> a KvmEnv, not started."""
+    import kvm_helpers
+
+    def make(**kw):
+        kw.setdefault("name", "kvm-test")
+        return _new_env(request, env_class=kvm_helpers.KvmEnv, **kw)
+    return make
+
+
+@pytest.fixture(scope="module")
+def kvm_env(request, kvm_images):
+    """One domaind with the kvm plugin per test module."""
+    import kvm_helpers
+    e = kvm_helpers.KvmEnv(name="kvm", accelerator=getattr(request.module, "KVM_ACCEL", None))
+    failed = []
+    e.module_failed = failed
+    try:
+        e.start()
+    except BaseException:
+        problems = e.close(check_exit=False)
+        sys.stderr.write(f"kvm env setup failed; kept {e.tmp} {problems}\n")
+        raise
+    yield e
+    problems = e.close()
+    if not problems and not failed:
+        e.remove_tmp()
+    if problems:
+        pytest.fail("unclean teardown of the kvm environment: " + "; ".join(problems)
+                    + "\n--- domaind log ---\n" + harness.read_log_tail(e.log_path, 200),
+                    pytrace=False)
+
+
+@pytest.fixture
+def kv(request, kvm_env):
+    _envs(request.node).append(kvm_env)
+    if kvm_env.proc is None or kvm_env.proc.poll() is not None:
+        pytest.fail("domaind is not running (it died in an earlier test of this module):\n"
+                    + harness.read_log_tail(kvm_env.log_path, 100), pytrace=False)
+    yield kvm_env
+    rc = kvm_env.proc.poll() if kvm_env.proc is not None else "not started"
+    if rc is None:
+        kvm_env.destroy_all(keep=kvm_env.keep)  # what the test left running
+    if rc is not None:
+        kvm_env.module_failed.append(request.node.nodeid)
+        pytest.fail(f"domaind died during this test (exit {rc}):\n"
+                    + harness.read_log_tail(kvm_env.log_path, 100), pytrace=False)
+    if any(getattr(getattr(request.node, "rep_" + w, None), "failed", False)
+           for w in ("setup", "call")):
+        kvm_env.module_failed.append(request.node.nodeid)

@@ -792,6 +792,7 @@ class DomaindEnv:
         self.config.write_text(config_text if config_text is not None
                                else "[domaind]\nJobWaitTimeoutSec=1\n")
         self.plugin_dir = Path(plugin_dir_override) if plugin_dir_override else plugin_dir()
+        self.domctl_hypervisor = "test"
         self.socket = self.tmp / "bus"
         self.address = None
         self.bus_proc = None
@@ -988,7 +989,9 @@ class DomaindEnv:
         e = dict(os.environ)
         e.update(env or {})
         e["DBUS_SYSTEM_BUS_ADDRESS"] = self.address
-        r = subprocess.run([str(domctl_binary()), "--bus", self.address, *map(str, args)],
+        # more than one hypervisor may be published (kvm.so in the build): say which
+        hv = [] if "--hypervisor" in args else ["--hypervisor", self.domctl_hypervisor]
+        r = subprocess.run([str(domctl_binary()), "--bus", self.address, *hv, *map(str, args)],
                            input=input, capture_output=True, text=True, env=e, timeout=timeout,
                            cwd=self.tmp)
         if check is True and r.returncode != 0:

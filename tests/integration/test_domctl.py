@@ -302,7 +302,8 @@ def test_event_loop(env, c):
 
 def test_create_autodestroy(env, c, tmp_path):
     f = write(tmp_path, "ad.xml", domain_xml("adx"))
-    p = env.spawn([str(domctl_binary()), "--bus", env.address, "create", "--autodestroy", str(f)])
+    p = env.spawn([str(domctl_binary()), "--bus", env.address, "--hypervisor", "test", "create", "--autodestroy",
+                   str(f)])
     wait_until(lambda: any(c.domain(x).name == "adx" for x in c.list_domains()),
                what="autodestroy domain created")
     d = c.lookup("adx")
