@@ -503,12 +503,7 @@ static void save_commit_run(void *p) {
                 c->error = errno;
                 return;
         }
-        g_autofree char *dir = g_path_get_dirname(c->path);
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-                fsync(dfd);
-                close(dfd);
-        }
+        fsync_folder_of(c->path);
 }
 
 static void save_commit_done(void *p) {

@@ -8,7 +8,7 @@
 
 #include "fileio.h"
 
-static int fsync_folder_of(const char *path) {
+int fsync_folder_of(const char *path) {
         g_autofree char *dir = g_path_get_dirname(path);
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)

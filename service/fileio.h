@@ -20,6 +20,9 @@ ssize_t read_all(int fd, void *data, size_t size);
  * a power loss anyway. */
 int write_file_replace(const char *path, const char *data, size_t size);
 
+/* fsync of the folder holding path (makes a rename durable). Thread-safe. */
+int fsync_folder_of(const char *path);
+
 /* mkdir -p with the given mode. Returns 0 or a negative errno. */
 int mkdir_parents(const char *path, int mode);
 
