@@ -317,26 +317,61 @@ int auth_check(Manager *m, sd_bus_message *message, AuthAction action, Hyperviso
         return auth_check_named(m, message, action, h, d ? domain_name(d) : NULL, d ? d->uuid : NULL, error);
 }
 
+/* storage: pool, volume, method. */
+static char **make_storage_details(sd_bus_message *message, const char *pool, const char *volume) {
+        GPtrArray *a = g_ptr_array_new();
+        if (pool) {
+                g_ptr_array_add(a, g_strdup("pool"));
+                g_ptr_array_add(a, g_strdup(pool));
+        }
+        if (volume) {
+                g_ptr_array_add(a, g_strdup("volume"));
+                g_ptr_array_add(a, g_strdup(volume));
+        }
+        g_ptr_array_add(a, g_strdup("method"));
+        g_ptr_array_add(a, g_strdup(sd_bus_message_get_member(message)));
+        g_ptr_array_add(a, NULL);
+        return (char **) g_ptr_array_free(a, false);
+}
+
+static int auth_check_details(Manager *m, sd_bus_message *message, AuthAction action, char **details,
+                              sd_bus_error *error);
+
 int auth_check_named(Manager *m, sd_bus_message *message, AuthAction action, Hypervisor *h, const char *name,
                      const char *uuid, sd_bus_error *error) {
+        return auth_check_details(m, message, action, make_details(message, h, name, uuid), error);
+}
+
+int auth_check_storage(Manager *m, sd_bus_message *message, AuthAction action, const char *pool, const char *volume,
+                       sd_bus_error *error) {
+        return auth_check_details(m, message, action, make_storage_details(message, pool, volume), error);
+}
+
+/* Takes details. */
+static int auth_check_details(Manager *m, sd_bus_message *message, AuthAction action, char **details,
+                              sd_bus_error *error) {
         /* The second dispatch of a call whose query has ended. */
         AuthQuery *q = g_hash_table_lookup(m->auth_queries, message);
         if (q) {
                 if (q->verdict == VERDICT_PENDING)
                         return 0;
+                g_strfreev(details);
                 int r = verdict_to_result(q, error);
                 g_hash_table_remove(m->auth_queries, message);
                 return r;
         }
 
         const char *sender = sd_bus_message_get_sender(message);
-        if (!sender)
+        if (!sender) {
+                g_strfreev(details);
                 return bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "calls without a sender are not accepted");
+        }
         gpointer uid;
-        if (g_hash_table_lookup_extended(m->uid_cache, sender, NULL, &uid) && GPOINTER_TO_UINT(uid) == 0)
+        if (g_hash_table_lookup_extended(m->uid_cache, sender, NULL, &uid) && GPOINTER_TO_UINT(uid) == 0) {
+                g_strfreev(details);
                 return 1; /* root is always authorized, polkit or not */
+        }
 
-        char **details = make_details(message, h, name, uuid);
         char *key = make_cache_key(action, details);
         if (cache_has(m, sender, key)) {
                 g_strfreev(details);

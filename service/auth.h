@@ -35,6 +35,9 @@ int auth_check_named(Manager *m, sd_bus_message *message, AuthAction action, Hyp
                      const char *uuid, sd_bus_error *error);
 
 /* Forgets what is known about a caller that left the bus. */
+/* Storage calls pass the details pool, volume (either may be NULL) and method. */
+int auth_check_storage(Manager *m, sd_bus_message *message, AuthAction action, const char *pool, const char *volume,
+                       sd_bus_error *error);
 void auth_forget_caller(Manager *m, const char *unique_name);
 /* Drops every cached "yes" (polkit's rules changed, polkitd restarted). */
 void auth_forget_decisions(Manager *m);

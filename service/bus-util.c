@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <glib.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,4 +49,12 @@ int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, 
                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         int b = *(bool *) userdata;
         return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
+char *clip_for_message(const char *s) {
+        g_autofree char *valid = g_utf8_make_valid(s ? s : "", -1);
+        if (g_utf8_strlen(valid, -1) <= 64)
+                return g_steal_pointer(&valid);
+        g_autofree char *prefix = g_utf8_substring(valid, 0, 64);
+        return g_strconcat(prefix, "...", NULL);
 }

@@ -46,3 +46,7 @@ int check_flags(uint64_t flags, uint64_t supported, sd_bus_error *error);
 /* Getter for a C bool field given by offset (sd-bus's default reads an int). */
 int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error);
+
+/* A caller's value quoted in an error message: valid UTF-8 (D-Bus needs
+ * it) and at most 64 characters, "..." marking the cut. */
+char *clip_for_message(const char *s);

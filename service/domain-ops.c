@@ -13,6 +13,7 @@
 #include "log.h"
 #include "save-image.h"
 #include "snapshot.h"
+#include "storage.h"
 #include "worker.h"
 
 #define PLUGIN(d) ((d)->hv->plugin)
@@ -749,18 +750,8 @@ int hypervisor_op_restore(Hypervisor *h, sd_bus_message *m, const char *path, co
 
 /* ---- Undefine ---- */
 
-static void undefine_begin(Job *job) {
+static void undefine_commit(Job *job) {
         Domain *d = job->domain;
-        if (!d->persistent)
-                return job_fail_with(job, ERROR_INVALID_STATE, "cannot undefine transient domain '%s' (state: %s)",
-                                     domain_name(d), domain_state_to_string(d->state));
-        if (d->has_managed_save && !(job->flags & UNDEFINE_MANAGED_SAVE))
-                return job_fail_state(job, "has a managed save image: pass MANAGED_SAVE to remove it too");
-        unsigned n = snapshot_count(d);
-        if (n > 0 && !(job->flags & UNDEFINE_SNAPSHOTS_METADATA))
-                return job_fail_with(job, ERROR_INVALID_STATE,
-                                     "domain '%s' has %u snapshots: pass SNAPSHOTS_METADATA to remove them (state: %s)",
-                                     domain_name(d), n, domain_state_to_string(d->state));
         if (d->has_managed_save) {
                 g_autofree char *image = domain_managed_save_path(d);
                 unlink_if_exists(image);
@@ -784,6 +775,43 @@ static void undefine_begin(Job *job) {
         job_finish(job, DOMAIND_OK, NULL);
 }
 
+/* The storage goes first: if a wipe fails, the domain is still defined. */
+static void on_storage_removed(void *userdata, const char *error_name, const char *message) {
+        Job *job = userdata;
+        if (error_name)
+                return job_fail_with(job, error_name, "%s", message);
+        undefine_commit(job);
+}
+
+static void undefine_remove_storage(Job *job) {
+        Domain *d = job->domain;
+        if (domain_is_active(d))
+                return job_fail_state(job, "is active: stop it before removing its storage");
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r = storage_remove_domain_volumes(d->hv->manager, d->def->disk_sources,
+                                              job->flags & UNDEFINE_WIPE_STORAGE, on_storage_removed, job, &error);
+        if (r < 0)
+                job_fail_with(job, error.name ? error.name : ERROR_HYPERVISOR_FAILED, "%s",
+                              error.message ? error.message : g_strerror(-r));
+}
+
+static void undefine_begin(Job *job) {
+        Domain *d = job->domain;
+        if (!d->persistent)
+                return job_fail_with(job, ERROR_INVALID_STATE, "cannot undefine transient domain '%s' (state: %s)",
+                                     domain_name(d), domain_state_to_string(d->state));
+        if (d->has_managed_save && !(job->flags & UNDEFINE_MANAGED_SAVE))
+                return job_fail_state(job, "has a managed save image: pass MANAGED_SAVE to remove it too");
+        unsigned n = snapshot_count(d);
+        if (n > 0 && !(job->flags & UNDEFINE_SNAPSHOTS_METADATA))
+                return job_fail_with(job, ERROR_INVALID_STATE,
+                                     "domain '%s' has %u snapshots: pass SNAPSHOTS_METADATA to remove them (state: %s)",
+                                     domain_name(d), n, domain_state_to_string(d->state));
+        if (job->flags & UNDEFINE_REMOVE_STORAGE)
+                return undefine_remove_storage(job);
+        undefine_commit(job);
+}
+
 int domain_op_undefine(Domain *d, sd_bus_message *m, uint64_t flags, sd_bus_error *error) {
         int r = check_flags(flags, UNDEFINE_MANAGED_SAVE | UNDEFINE_SNAPSHOTS_METADATA | UNDEFINE_NVRAM |
                                            UNDEFINE_KEEP_NVRAM | UNDEFINE_REMOVE_STORAGE | UNDEFINE_WIPE_STORAGE,
@@ -792,9 +820,9 @@ int domain_op_undefine(Domain *d, sd_bus_message *m, uint64_t flags, sd_bus_erro
                 return r;
         if ((flags & UNDEFINE_NVRAM) && (flags & UNDEFINE_KEEP_NVRAM))
                 return bus_error_setf(error, ERROR_INVALID_ARGUMENT, "flags NVRAM and KEEP_NVRAM exclude each other");
-        if (flags & (UNDEFINE_REMOVE_STORAGE | UNDEFINE_WIPE_STORAGE))
-                return bus_error_setf(error, ERROR_NOT_SUPPORTED,
-                                      "REMOVE_STORAGE and WIPE_STORAGE need storage pools, which domaind does not have yet");
+        if ((flags & UNDEFINE_WIPE_STORAGE) && !(flags & UNDEFINE_REMOVE_STORAGE))
+                return bus_error_setf(error, ERROR_INVALID_ARGUMENT,
+                                      "WIPE_STORAGE needs REMOVE_STORAGE: storage is wiped on its way out");
         Job *job = job_new(d, "Undefine", m, undefine_begin);
         job->flags = flags;
         return job_submit(job);

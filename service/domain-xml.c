@@ -8,6 +8,7 @@
  * back out, which is what makes unknown elements round-trip. */
 
 #include "domain-xml.h"
+#include "xml-util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -23,8 +24,6 @@
 #define NAME_MAX_CHARS 200
 #define VALUE_QUOTE_MAX_CHARS 64
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlChar, xmlFree)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlParserCtxt, xmlFreeParserCtxt)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlBuffer, xmlBufferFree)
 
@@ -176,7 +175,7 @@ bool parse_scaled_size(const char *value, const char *unit, uint64_t default_uni
 }
 
 /* 32 hex digits, bare or dashed 8-4-4-4-12; written dashed, lower case. */
-static bool uuid_normalize(const char *s, char out[37]) {
+bool uuid_normalize(const char *s, char out[37]) {
         size_t len = strlen(s), k = 0;
         char hex[32];
 
@@ -363,7 +362,7 @@ static void init_libxml(void) {
         }
 }
 
-static xmlDoc *read_xml(const char *xml, const char *root_name, GError **error) {
+xmlDoc *xml_read_document(const char *xml, const char *root_name, GError **error) {
         g_autoptr(xmlParserCtxt) ctxt = NULL;
         g_autoptr(xmlDoc) doc = NULL;
         g_autofree char *first_error = NULL;
@@ -427,7 +426,7 @@ static xmlDoc *read_xml(const char *xml, const char *root_name, GError **error) 
         return g_steal_pointer(&doc);
 }
 
-static char *write_xml(xmlDoc *doc) {
+char *xml_write_document(xmlDoc *doc) {
         g_autoptr(xmlBuffer) buf = xmlBufferCreate();
         xmlSaveCtxt *save;
 
@@ -1048,7 +1047,7 @@ DomainDef *domain_def_parse(const char *xml, GError **error) {
         g_autoptr(xmlDoc) doc = NULL;
         g_autoptr(DomainDef) def = NULL;
 
-        doc = read_xml(xml, "domain", error);
+        doc = xml_read_document(xml, "domain", error);
         if (!doc)
                 return NULL;
 
@@ -1056,7 +1055,7 @@ DomainDef *domain_def_parse(const char *xml, GError **error) {
         if (!parse_domain(xmlDocGetRootElement(doc), def, error))
                 return NULL;
 
-        def->xml = write_xml(doc);
+        def->xml = xml_write_document(doc);
         if (!def->xml) {
                 fail(error, "<domain>: cannot serialize");
                 return NULL;
@@ -1110,7 +1109,7 @@ char *domain_def_format(const DomainDef *def, int id, unsigned flags) {
         if (id < 0 && ((flags & DOMAIN_XML_SECURE) || !strstr(def->xml, "passwd")))
                 return g_strdup(def->xml);
 
-        doc = read_xml(def->xml, "domain", NULL);
+        doc = xml_read_document(def->xml, "domain", NULL);
         if (!doc)
                 return NULL;
         root = xmlDocGetRootElement(doc);
@@ -1126,7 +1125,7 @@ char *domain_def_format(const DomainDef *def, int id, unsigned flags) {
         if (!(flags & DOMAIN_XML_SECURE))
                 strip_secrets(root);
 
-        return write_xml(doc);
+        return xml_write_document(doc);
 }
 
 /* ---- snapshots ------------------------------------------------------------ */
@@ -1164,7 +1163,7 @@ SnapshotRequest *snapshot_request_parse(const char *xml, GError **error) {
         g_autoptr(SnapshotRequest) r = NULL;
         xmlNode *root, *name, *description;
 
-        doc = read_xml(xml, "domainsnapshot", error);
+        doc = xml_read_document(xml, "domainsnapshot", error);
         if (!doc)
                 return NULL;
         root = xmlDocGetRootElement(doc);

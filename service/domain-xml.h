@@ -38,6 +38,7 @@ typedef struct DomainDef {
 GQuark domain_xml_error_quark(void);
 typedef enum DomainXmlError {
         DOMAIN_XML_ERROR_INVALID, /* the message names the element and the problem */
+        DOMAIN_XML_ERROR_UNSUPPORTED, /* valid, but names something domaind does not do */
 } DomainXmlError;
 
 /* Parses and validates libvirt domain XML. On success returns a new

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "storage.h"
 
 static void help(void) {
         printf("Usage: domaind [OPTIONS]\n\n"
@@ -121,6 +122,9 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return r;
         r = manager_load_plugins(m);
+        if (r < 0)
+                return r;
+        r = storage_load(m);
         if (r < 0)
                 return r;
         r = manager_publish(m);

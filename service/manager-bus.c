@@ -9,6 +9,7 @@
 #include "hypervisor.h"
 #include "manager.h"
 #include "snapshot.h"
+#include "storage.h"
 
 #define AUTH(action)                                                                                                   \
         do {                                                                                                           \
@@ -51,13 +52,47 @@ static int method_list_domains(sd_bus_message *m, void *userdata, sd_bus_error *
                                  error);
 }
 
-/* Storage pools are a capability of their own (not built yet): say so. */
-static int method_storage_not_yet(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+static int method_list_pools(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Manager *mgr = userdata;
-        AUTH(sd_bus_message_is_method_call(m, NULL, "DefinePoolXML") ? AUTH_STORAGE_MANAGE : AUTH_READ);
-        return bus_error_setf(error, ERROR_NOT_SUPPORTED,
-                              "%s: storage pools are not implemented in domaind %s yet", sd_bus_message_get_member(m),
-                              PACKAGE_VERSION);
+        AUTH(AUTH_READ);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = storage_append_pools(mgr, reply);
+        return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_define_pool_xml(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Manager *mgr = userdata;
+        const char *xml;
+        uint64_t flags;
+        int r = sd_bus_message_read(m, "st", &xml, &flags);
+        if (r < 0)
+                return r;
+        r = check_flags(flags, 0, error);
+        if (r < 0)
+                return r;
+        r = auth_check_storage(mgr, m, AUTH_STORAGE_MANAGE, NULL, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        StoragePool *p;
+        r = storage_define_pool(mgr, xml, &p, error);
+        return r < 0 ? r : sd_bus_reply_method_return(m, "o", p->path);
+}
+
+static int method_lookup_pool(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Manager *mgr = userdata;
+        const char *name;
+        int r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        AUTH(AUTH_READ);
+        StoragePool *p = storage_find_pool(mgr, name);
+        if (!p) {
+                g_autofree char *shown = clip_for_message(name);
+                return bus_error_setf(error, ERROR_NO_SUCH_POOL, "no storage pool named '%s'", shown);
+        }
+        return sd_bus_reply_method_return(m, "o", p->path);
 }
 
 static const sd_bus_vtable manager_vtable[] = {
@@ -68,12 +103,12 @@ static const sd_bus_vtable manager_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("ListDomains", SD_BUS_ARGS("t", flags), SD_BUS_RESULT("ao", domains),
                                 method_list_domains, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListPools", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", pools), method_storage_not_yet,
+        SD_BUS_METHOD_WITH_ARGS("ListPools", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", pools), method_list_pools,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("DefinePoolXML", SD_BUS_ARGS("s", xml, "t", flags), SD_BUS_RESULT("o", pool),
-                                method_storage_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
+                                method_define_pool_xml, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("LookupPool", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", pool),
-                                method_storage_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
+                                method_lookup_pool, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "manager.h"
 #include "snapshot.h"
+#include "storage.h"
 #include "worker.h"
 
 #define DEFAULT_JOB_WAIT_SEC 30.0
@@ -32,9 +33,11 @@ void manager_free(Manager *m) {
                 return;
         /* Plugins go first: their close() may still use the loop. Guests keep
          * running: stopping domaind never stops a guest. */
+        storage_cancel_jobs(m);
         worker_join_all(m);
         g_ptr_array_unref(m->workers);
         g_ptr_array_unref(m->hypervisors);
+        storage_free_all(m);
         g_ptr_array_unref(m->unavailable);
         auth_done(m);
         sd_bus_slot_unref(m->name_owner_slot);
@@ -172,6 +175,8 @@ int manager_load_plugins(Manager *m) {
 
 int manager_publish(Manager *m) {
         int r = manager_bus_register(m);
+        if (r >= 0)
+                r = storage_bus_register(m);
         if (r < 0)
                 return r;
         for (guint i = 0; i < m->hypervisors->len; i++) {

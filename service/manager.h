@@ -30,6 +30,8 @@ typedef struct Manager {
         GHashTable *auth_cache;   /* caller unique name → set of "action + details" polkit said yes to */
         uint64_t polkit_timeout_usec;
         GPtrArray *workers;       /* threads running blocking work (worker.c) */
+        GHashTable *pools;        /* storage pool name → StoragePool* (storage.c) */
+        int stopping;             /* set (atomically) at exit: long storage work gives up */
         sd_bus_slot *name_owner_slot;
         bool published;           /* objects are on the bus: emit signals */
 } Manager;
