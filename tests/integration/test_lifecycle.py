@@ -432,15 +432,16 @@ def test_undefine_transient_refused(c):
 def test_undefine_flags(env, c):
     u = new_uuid()
     d = c.define(domain_xml("undf", uuid=u))
-    assert_error(d.call_error("Undefine", "t", (F.UNDEFINE_REMOVE_STORAGE,)), E_NOT_SUPPORTED)
-    assert_error(d.call_error("Undefine", "t", (F.UNDEFINE_WIPE_STORAGE,)), E_NOT_SUPPORTED)
+    assert_error(d.call_error("Undefine", "t", (F.UNDEFINE_WIPE_STORAGE,)), E_INVALID_ARGUMENT,
+                 "REMOVE_STORAGE")
     assert_error(d.call_error("Undefine", "t", (16,)), E_INVALID_ARGUMENT)
     assert_error(d.call_error("Undefine", "t", (F.UNKNOWN,)), E_INVALID_ARGUMENT)
     assert d.exists() and env.config_file(u).exists()
     d.undefine(F.UNDEFINE_NVRAM)
     assert not d.exists()
     d = c.define(domain_xml("undf2"))
-    d.undefine(F.UNDEFINE_KEEP_NVRAM | F.UNDEFINE_MANAGED_SAVE | F.UNDEFINE_SNAPSHOTS_METADATA)
+    d.undefine(F.UNDEFINE_KEEP_NVRAM | F.UNDEFINE_MANAGED_SAVE | F.UNDEFINE_SNAPSHOTS_METADATA |
+               F.UNDEFINE_REMOVE_STORAGE | F.UNDEFINE_WIPE_STORAGE)  # no disks: nothing to remove
     assert not d.exists()
 
 

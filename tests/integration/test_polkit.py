@@ -21,9 +21,9 @@ import pytest
 
 import harness
 import polkit_harness
-from harness import (DOMAIN_IFACE, E_INVALID_STATE, E_NO_SUCH_DOMAIN, E_NOT_SUPPORTED, HV_IFACE,
-                     MANAGER_IFACE, OM_IFACE, PROPS_IFACE, REPO_ROOT, ROOT_PATH, SNAPSHOT_IFACE,
-                     TEST_HV_PATH, F, domain_xml, snapshot_path)
+from harness import (DOMAIN_IFACE, E_INVALID_ARGUMENT, E_INVALID_STATE, E_INVALID_XML, E_NO_SUCH_DOMAIN,
+                     E_NOT_SUPPORTED, HV_IFACE, MANAGER_IFACE, OM_IFACE, POOL_IFACE, PROPS_IFACE, REPO_ROOT,
+                     ROOT_PATH, SNAPSHOT_IFACE, TEST_HV_PATH, F, domain_xml, snapshot_path)
 from polkit_harness import (E_ACCESS_DENIED, E_INTERACTIVE, POLKIT_TIMEOUT_SEC,
                             call_spec, variant)
 
@@ -85,6 +85,10 @@ polkit.addRule(function(action, subject) {
     // all four at once
     if (action.id == "org.domaind1.domain.define" && detail(action, "hypervisor") == "test" &&
         dom == "det-1" && uuidIs(action, "%(det)s") && detail(action, "method") == "GetXMLDesc")
+        return polkit.Result.YES;
+    // storage: the pool and volume details
+    if (action.id == "org.domaind1.storage.manage" && detail(action, "pool") == "labpool" &&
+        (detail(action, "volume") || "").indexOf("lab-") == 0)
         return polkit.Result.YES;
     // a Manager call: a method, no domain, no uuid
     if (action.id == "org.domaind1.storage.manage" && detail(action, "domain") === undefined &&
@@ -195,9 +199,27 @@ class Ctx:
         self.new_xml = domain_xml(f"mx-{tag}-new")
         self.tr_xml = domain_xml(f"mx-{tag}-tr")
         self.save_path = str(pk.tmp / f"mx-{tag}.save")
+        # a pool of its own (Undefine is in the matrix) holding one volume
+        folder = pk.tmp / f"pool-{tag}"
+        folder.mkdir()
+        self.pool = a.call(ROOT_PATH, MANAGER_IFACE, "DefinePoolXML", "st",
+                           [pool_xml(f"mx-{tag}", folder), 0], reply="(o)")
+        self.vol = a.call(self.pool, POOL_IFACE, "CreateVolumeXML", "st", [volume_xml("v1"), 0],
+                          reply="(o)")
 
 
 M, H, D, S, P, O = "manager", "hypervisor", "domain", "snapshot", "properties", "other"
+PL, V = "pool", "volume"
+VOL_IFACE = "org.domaind1.StorageVolume"
+
+
+def pool_xml(name, folder):
+    return f"<pool type='dir'><name>{name}</name><target><path>{folder}</path></target></pool>"
+
+
+def volume_xml(name, mib=1):
+    return f"<volume><name>{name}</name><capacity unit='MiB'>{mib}</capacity></volume>"
+
 OK = "ok"
 
 # (target, interface, method, signature, args(ctx), action, outcome when
@@ -205,11 +227,22 @@ OK = "ok"
 # one snapshot (s1): the authorized outcomes follow LIFECYCLE.md.
 MATRIX = [
     (M, MANAGER_IFACE, "ListDomains", "t", lambda c: [0], A_READ, OK),
-    (M, MANAGER_IFACE, "ListPools", None, lambda c: [], A_READ, E_NOT_SUPPORTED),
-    (M, MANAGER_IFACE, "LookupPool", "s", lambda c: ["default"], A_READ, E_NOT_SUPPORTED),
+    (M, MANAGER_IFACE, "ListPools", None, lambda c: [], A_READ, OK),
+    (M, MANAGER_IFACE, "LookupPool", "s", lambda c: ["default"], A_READ, OK),
     (M, MANAGER_IFACE, "DefinePoolXML", "st",
      lambda c: [f"<pool type='dir'><name>p-{c.tag}</name><target><path>/nonexistent</path></target></pool>", 0],
-     A_STORAGE, E_NOT_SUPPORTED),
+     A_STORAGE, E_INVALID_ARGUMENT),
+    (PL, POOL_IFACE, "ListVolumes", None, lambda c: [], A_READ, OK),
+    (PL, POOL_IFACE, "LookupVolume", "s", lambda c: ["v1"], A_READ, OK),
+    (PL, POOL_IFACE, "Refresh", None, lambda c: [], A_READ, OK),
+    (PL, POOL_IFACE, "GetXMLDesc", "t", lambda c: [0], A_READ, OK),
+    (PL, POOL_IFACE, "CreateVolumeXML", "st", lambda c: [volume_xml("v2"), 0], A_STORAGE, OK),
+    (V, VOL_IFACE, "GetXMLDesc", "t", lambda c: [0], A_READ, OK),
+    (V, VOL_IFACE, "GetJobInfo", None, lambda c: [], A_READ, OK),
+    (V, VOL_IFACE, "Resize", "tt", lambda c: [2 << 20, 0], A_STORAGE, OK),
+    (V, VOL_IFACE, "Wipe", "ut", lambda c: [0, 0], A_STORAGE, OK),
+    (V, VOL_IFACE, "Delete", "t", lambda c: [0], A_STORAGE, OK),
+    (PL, POOL_IFACE, "Undefine", None, lambda c: [], A_STORAGE, OK),
     (H, HV_IFACE, "ListDomains", "t", lambda c: [0], A_READ, OK),
     (H, HV_IFACE, "LookupByName", "s", lambda c: [c.name], A_READ, OK),
     (H, HV_IFACE, "LookupByUUID", "s", lambda c: [c.uuid], A_READ, OK),
@@ -256,7 +289,7 @@ MATRIX = [
 def matrix_spec(step, ctx, interactive):
     target, iface, method, sig, args, _action, _expect = step
     path = {M: ROOT_PATH, H: TEST_HV_PATH, D: ctx.path, S: ctx.snap, P: ctx.path,
-            O: ROOT_PATH}[target]
+            O: ROOT_PATH, PL: ctx.pool, V: ctx.vol}[target]
     return call_spec(path, iface, method, sig, args(ctx), interactive=interactive)
 
 
@@ -302,11 +335,11 @@ def test_policy_file_matches_design():
 
 
 def test_matrix_covers_every_method():
-    """MATRIX names every method of the four interfaces and every writable
+    """MATRIX names every method of the six interfaces and every writable
     property (introspection/ is the source of truth)."""
     covered = {(s[1], s[2]) for s in MATRIX}
     want = set()
-    for iface in (MANAGER_IFACE, HV_IFACE, DOMAIN_IFACE, SNAPSHOT_IFACE):
+    for iface in (MANAGER_IFACE, HV_IFACE, DOMAIN_IFACE, SNAPSHOT_IFACE, POOL_IFACE, VOL_IFACE):
         root = ET.parse(REPO_ROOT / "introspection" / f"{iface}.xml").getroot()
         for i in root.iter("interface"):
             for m in i.findall("method"):
@@ -430,14 +463,37 @@ def test_all_details_at_once(clients, base_rules, lab_domains):
 
 
 def test_manager_call_details(clients, base_rules):
-    """Manager calls pass the method and no domain/uuid; storage methods
-    answer NotSupported only after authorization."""
+    """Manager calls pass the method and no domain/uuid; the XML is only
+    looked at after authorization."""
     spec = call_spec(ROOT_PATH, MANAGER_IFACE, "DefinePoolXML", "st",
                      ["<pool type='dir'><name>p</name></pool>", 0])
     r = clients["dmd-lab"].calls([spec])[0]
-    assert r.error == E_NOT_SUPPORTED, r
+    assert r.error == E_INVALID_XML and "<path>" in r.message, r
     r = clients["dmd-plain"].calls([spec])[0]
     assert_refused(r, A_STORAGE, False, "dmd-plain DefinePoolXML")
+
+
+def test_storage_call_details(pk, clients, base_rules):
+    """Storage calls pass the pool and volume names: dmd-lab may wipe and
+    delete lab-* volumes of pool labpool, and nothing else there."""
+    folder = pk.tmp / "labpool"
+    folder.mkdir(exist_ok=True)
+    a = pk.admin
+    pool = a.call(ROOT_PATH, MANAGER_IFACE, "DefinePoolXML", "st", [pool_xml("labpool", folder), 0],
+                  reply="(o)")
+    lab_vol = a.call(pool, POOL_IFACE, "CreateVolumeXML", "st", [volume_xml("lab-1"), 0], reply="(o)")
+    other = a.call(pool, POOL_IFACE, "CreateVolumeXML", "st", [volume_xml("prod-1"), 0], reply="(o)")
+    lab = clients["dmd-lab"]
+    r = lab.calls([call_spec(lab_vol, VOL_IFACE, "Wipe", "ut", [0, 0])])[0]
+    assert r.outcome == OK, r
+    r = lab.calls([call_spec(other, VOL_IFACE, "Wipe", "ut", [0, 0])])[0]
+    assert_refused(r, A_STORAGE, False, "dmd-lab Wipe prod-1")
+    r = lab.calls([call_spec(pool, POOL_IFACE, "Undefine")])[0]
+    assert_refused(r, A_STORAGE, False, "dmd-lab Undefine labpool (no volume detail)")
+    r = lab.calls([call_spec(lab_vol, VOL_IFACE, "Delete", "t", [0])])[0]
+    assert r.outcome == OK, r
+    assert not (folder / "lab-1").exists() and (folder / "prod-1").exists()
+    a.call(pool, POOL_IFACE, "Undefine")
 
 
 # ---------------------------------------------------------------------------
