@@ -32,11 +32,13 @@ static int read_flags(sd_bus_message *m, sd_bus_error *error) {
 static int pool_property_get_size(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         StoragePool *p = userdata;
-        pool_update_sizes(p, false); /* statvfs is cheap; the file system is shared */
+        bool active;
+        uint64_t capacity, available;
+        pool_statvfs(p, &active, &capacity, &available); /* cheap, and the file system is shared */
         if (g_str_equal(property, "Capacity"))
-                return sd_bus_message_append(reply, "t", p->capacity);
+                return sd_bus_message_append(reply, "t", capacity);
         if (g_str_equal(property, "Available"))
-                return sd_bus_message_append(reply, "t", p->available);
+                return sd_bus_message_append(reply, "t", available);
         return sd_bus_message_append(reply, "t", pool_allocation(p));
 }
 

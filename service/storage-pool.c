@@ -32,9 +32,8 @@ void pool_free(StoragePool *p) {
         gpointer value;
         g_hash_table_iter_init(&it, p->volumes);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
-                StorageVolume *v = value;
                 g_hash_table_iter_remove(&it);
-                volume_remove(v, false);
+                volume_free(value); /* at exit even with a job: its worker was joined */
         }
         g_hash_table_unref(p->volumes);
         g_hash_table_unref(p->pending);
@@ -70,18 +69,28 @@ static bool folder_exists(const char *path) {
         return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-void pool_update_sizes(StoragePool *p, bool emit) {
+void pool_statvfs(StoragePool *p, bool *active, uint64_t *capacity, uint64_t *available) {
         struct statvfs sv;
-        bool active = folder_exists(p->target);
-        uint64_t capacity = 0, available = 0;
-        if (active && statvfs(p->target, &sv) == 0) {
-                capacity = (uint64_t) sv.f_blocks * sv.f_frsize;
-                available = (uint64_t) sv.f_bavail * sv.f_frsize;
+        *active = folder_exists(p->target);
+        *capacity = *available = 0;
+        if (*active && statvfs(p->target, &sv) == 0) {
+                *capacity = (uint64_t) sv.f_blocks * sv.f_frsize;
+                *available = (uint64_t) sv.f_bavail * sv.f_frsize;
         }
-        bool changed = active != p->active || capacity != p->capacity || available != p->available;
+}
+
+/* The stored figures are the ones last signalled: property reads compute
+ * their own (pool_statvfs), so a change is never swallowed unsignalled. */
+void pool_update_sizes(StoragePool *p, bool emit) {
+        bool active;
+        uint64_t capacity, available, allocation = pool_allocation(p);
+        pool_statvfs(p, &active, &capacity, &available);
+        bool changed = active != p->active || capacity != p->capacity || available != p->available ||
+                       allocation != p->allocation;
         p->active = active;
         p->capacity = capacity;
         p->available = available;
+        p->allocation = allocation;
         if (emit && changed && p->manager->published)
                 sd_bus_emit_properties_changed(p->manager->bus, p->path, "org.domaind1.StoragePool", "Active",
                                                "Capacity", "Allocation", "Available", NULL);
@@ -116,10 +125,10 @@ static void closedirp(DIR **d) {
 }
 
 void pool_refresh(StoragePool *p, bool emit) {
-        pool_update_sizes(p, false);
-        _cleanup_(closedirp) DIR *dir = p->active ? opendir(p->target) : NULL;
+        bool active = folder_exists(p->target);
+        _cleanup_(closedirp) DIR *dir = active ? opendir(p->target) : NULL;
         if (!dir) {
-                if (p->active)
+                if (active)
                         log_warning("pool '%s': cannot read %s: %s", p->name, p->target, g_strerror(errno));
                 drop_vanished(p, NULL, emit);
                 pool_update_sizes(p, emit);

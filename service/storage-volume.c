@@ -125,6 +125,14 @@ int volume_check_free(StorageVolume *v, const char *what, const char *in_use_err
         return 0;
 }
 
+int volume_check_pool_active(StorageVolume *v, sd_bus_error *error) {
+        pool_update_sizes(v->pool, true);
+        if (!v->pool->active)
+                return bus_error_setf(error, ERROR_INVALID_STATE, "pool '%s' is inactive: %s is not a folder",
+                                      v->pool->name, v->pool->target);
+        return 0;
+}
+
 int volume_run_tool(char **argv, char **ret_message) {
         g_autofree char *out = NULL, *err = NULL;
         g_autoptr(GError) error = NULL;
@@ -234,6 +242,7 @@ static int check_new_volume(StoragePool *p, const VolumeDef *def, sd_bus_error *
                 return bus_error_setf(error, ERROR_INVALID_ARGUMENT,
                                       "invalid volume name '%s': use 1-255 letters, digits or \"_-.+:\", not starting with '.' or '-' (no '/')",
                                       shown);
+        pool_update_sizes(p, true);
         if (!p->active)
                 return bus_error_setf(error, ERROR_INVALID_STATE, "pool '%s' is inactive: %s is not a folder", p->name,
                                       p->target);
@@ -245,7 +254,6 @@ static int check_new_volume(StoragePool *p, const VolumeDef *def, sd_bus_error *
         if (def->capacity == 0)
                 return bus_error_setf(error, ERROR_INVALID_ARGUMENT, "volume '%s': capacity must be greater than zero",
                                       shown);
-        pool_update_sizes(p, true);
         if (def->capacity > p->available)
                 return bus_error_setf(error, ERROR_INVALID_ARGUMENT,
                                       "volume '%s': capacity %" PRIu64 " bytes is more than pool '%s' has available (%" PRIu64 " bytes)",
@@ -343,7 +351,9 @@ static int resize_raw(StorageVolume *v, uint64_t capacity, sd_bus_error *error) 
 }
 
 int volume_resize(StorageVolume *v, sd_bus_message *m, uint64_t capacity, sd_bus_error *error) {
-        int r = volume_check_free(v, "resize", ERROR_BUSY, error);
+        int r = volume_check_pool_active(v, error);
+        if (r >= 0)
+                r = volume_check_free(v, "resize", ERROR_BUSY, error);
         if (r < 0)
                 return r;
         volume_probe(v);
@@ -383,7 +393,9 @@ int volume_resize(StorageVolume *v, sd_bus_message *m, uint64_t capacity, sd_bus
 /* ---- Delete ---- */
 
 int volume_delete(StorageVolume *v, sd_bus_error *error) {
-        int r = volume_check_free(v, "delete", ERROR_BUSY, error);
+        int r = volume_check_pool_active(v, error);
+        if (r >= 0)
+                r = volume_check_free(v, "delete", ERROR_BUSY, error);
         if (r < 0)
                 return r;
         if (unlink(v->file) < 0 && errno != ENOENT)

@@ -33,7 +33,7 @@ struct StoragePool {
         char *target;       /* the folder */
         char *path;         /* object path */
         bool active;        /* the folder exists */
-        uint64_t capacity, available;
+        uint64_t capacity, available, allocation; /* as last signalled */
         GHashTable *volumes; /* name → StorageVolume* */
         GHashTable *pending; /* names of volumes being created (set) */
 };
@@ -87,6 +87,8 @@ int pool_save_config(StoragePool *p);
  * vanished. Emits signals when `emit`. */
 void pool_refresh(StoragePool *p, bool emit);
 void pool_update_sizes(StoragePool *p, bool emit);
+/* The live figures, without storing them. */
+void pool_statvfs(StoragePool *p, bool *active, uint64_t *capacity, uint64_t *available);
 uint64_t pool_allocation(StoragePool *p);
 char *pool_format_xml(StoragePool *p, bool with_sizes);
 bool pool_has_busy_volume(StoragePool *p, sd_bus_error *error);
@@ -108,6 +110,8 @@ int volume_delete(StorageVolume *v, sd_bus_error *error);
 /* Busy while a job holds it, refusing with `in_use_error` while an active
  * domain uses it; returns < 0 with `error` set when refused. */
 int volume_check_free(StorageVolume *v, const char *what, const char *in_use_error, sd_bus_error *error);
+/* InvalidState when the pool's folder is gone. */
+int volume_check_pool_active(StorageVolume *v, sd_bus_error *error);
 /* Runs argv (qemu-img) synchronously; for worker threads only. */
 int volume_run_tool(char **argv, char **ret_message);
 

@@ -252,6 +252,12 @@ static int verb_create(Context *ctx, const Cmd *cmd) {
         return watch ? domain_watch_run(watch, path, name) : 0;
 }
 
+static int check_undefine_args(const Cmd *cmd) {
+        if (cmd_bool(cmd, "wipe-storage") && !cmd_bool(cmd, "remove-all-storage"))
+                return log_usage("--wipe-storage requires --remove-all-storage");
+        return 0;
+}
+
 static int verb_undefine(Context *ctx, const Cmd *cmd) {
         _cleanup_(domain_done) Domain dom = {};
         int r;
@@ -260,8 +266,10 @@ static int verb_undefine(Context *ctx, const Cmd *cmd) {
         if (r < 0)
                 return r;
 
-        r = bus_call(ctx, dom.path, IFACE_DOMAIN, "Undefine", CALL_TIMEOUT_JOB, NULL,
-                     "t", cmd_flags(cmd, undefine_flags));
+        /* wiping large volumes takes as long as it takes */
+        r = bus_call(ctx, dom.path, IFACE_DOMAIN, "Undefine",
+                     cmd_bool(cmd, "wipe-storage") ? CALL_TIMEOUT_INFINITE : CALL_TIMEOUT_JOB,
+                     NULL, "t", cmd_flags(cmd, undefine_flags));
         if (r < 0)
                 return r;
 
@@ -700,10 +708,12 @@ const Verb domain_verbs[] = {
                 { "snapshots-metadata", ARG_BOOL, "remove all snapshot metadata" },
                 { "nvram", ARG_BOOL, "remove the nvram file" },
                 { "keep-nvram", ARG_BOOL, "keep the nvram file" },
-                { "remove-all-storage", ARG_BOOL, "remove all storage volumes of the domain" },
+                { "remove-all-storage", ARG_BOOL, "remove all storage volumes of the domain "
+                                                  "(disks outside every pool stay)" },
                 { "wipe-storage", ARG_BOOL, "wipe data on the removed volumes" },
           },
-          .exclusive = { { "nvram", "keep-nvram" } } },
+          .exclusive = { { "nvram", "keep-nvram" } },
+          .check = check_undefine_args },
         { "start", verb_start, "start a (previously defined) inactive domain",
           .args = {
                 DOMAIN_ARG,
@@ -755,6 +765,22 @@ const Verb domain_verbs[] = {
           .exclusive = { { "running", "paused" } } },
         { "managedsave-remove", verb_managedsave_remove, "remove a domain's managed save image",
           .args = { DOMAIN_ARG } },
+        { "console", verb_console, "connect to the guest's console",
+          .description =
+                "Copies the guest's console to standard output, and standard input to the\n"
+                "guest. On a terminal, the terminal is in raw mode while connected (keys\n"
+                "such as Ctrl-C go to the guest) and Ctrl-] disconnects.\n"
+                "\n"
+                "Standard input and output may also be pipes or files: then the bytes are\n"
+                "copied as they are, and the session ends at a Ctrl-] byte (0x1d) in the\n"
+                "input, when the console closes (the guest stopped), or on SIGINT, SIGTERM\n"
+                "or SIGHUP. The end of the input does not end it: 'domctl console NAME\n"
+                "</dev/null' prints the guest's output until it is stopped.",
+          .args = {
+                DOMAIN_ARG,
+                { "devname", ARG_STRING, "the character device (serial0, console0, ...; "
+                                         "default: the first console)" },
+          } },
         { "dumpxml", verb_dumpxml, "print the domain's XML description",
           .args = {
                 DOMAIN_ARG,

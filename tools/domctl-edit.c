@@ -19,11 +19,6 @@ static void unlink_and_freep(char **p) {
         g_free(*p);
 }
 
-static void closep(int *fd) {
-        if (*fd >= 0)
-                (void) close(*fd);
-}
-
 static int write_all(int fd, const char *text) {
         size_t left = strlen(text);
 

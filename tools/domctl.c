@@ -28,6 +28,7 @@ typedef struct VerbGroup {
 static const VerbGroup verb_groups[] = {
         { "Domain commands", domain_verbs },
         { "Snapshot commands", snapshot_verbs },
+        { "Storage pool and volume commands", storage_verbs },
         { "Event commands", event_verbs },
         { "Other commands", general_verbs },
 };
@@ -98,9 +99,22 @@ static void print_synopsis(const Verb *verb) {
         printf("\n");
 }
 
+static void print_description(const Verb *verb) {
+        g_auto(GStrv) lines = NULL;
+
+        if (!verb->description)
+                return;
+
+        printf("\n  DESCRIPTION\n");
+        lines = g_strsplit(verb->description, "\n", -1);
+        for (char **l = lines; *l; l++)
+                printf("%s%s\n", **l ? "    " : "", *l);
+}
+
 static void print_verb_help(const Verb *verb) {
         printf("  NAME\n    %s - %s\n\n  SYNOPSIS\n", verb->name, verb->summary);
         print_synopsis(verb);
+        print_description(verb);
 
         if (!verb->args[0].name)
                 return;

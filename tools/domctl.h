@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <systemd/sd-bus.h>
@@ -25,16 +26,21 @@
 #define IFACE_HYPERVISOR        "org.domaind1.Hypervisor"
 #define IFACE_DOMAIN            "org.domaind1.Domain"
 #define IFACE_SNAPSHOT          "org.domaind1.Snapshot"
+#define IFACE_POOL              "org.domaind1.StoragePool"
+#define IFACE_VOLUME            "org.domaind1.StorageVolume"
 #define IFACE_OBJECT_MANAGER    "org.freedesktop.DBus.ObjectManager"
 #define IFACE_PROPERTIES        "org.freedesktop.DBus.Properties"
 
 #define DOMAIND_ERROR_NO_SUCH_DOMAIN    "org.domaind1.Error.NoSuchDomain"
 #define DOMAIND_ERROR_INVALID_ARGUMENT  "org.domaind1.Error.InvalidArgument"
+#define DOMAIND_ERROR_NO_SUCH_VOLUME    "org.domaind1.Error.NoSuchVolume"
 
 /* Method call timeouts: 0 is sd-bus's default (25 s); jobs such as save,
  * restore, snapshots or a start from a managed save can take much longer. */
 #define CALL_TIMEOUT_DEFAULT    UINT64_C(0)
 #define CALL_TIMEOUT_JOB        (UINT64_C(3600) * UINT64_C(1000000))
+/* No timeout at all: a wipe of a large volume takes as long as it takes. */
+#define CALL_TIMEOUT_INFINITE   UINT64_MAX
 
 /* A verb returns 0, or a negative errno after it printed the error; this one
  * asks for exit status 2 (bad usage) instead of 1. */
@@ -59,6 +65,11 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 
+static inline void closep(int *fd) {
+        if (*fd >= 0)
+                (void) close(*fd);
+}
+
 /* ---- the command line ---- */
 
 typedef enum ArgType {
@@ -81,6 +92,7 @@ typedef struct Verb {
         const char *name;
         int (*run)(Context *ctx, const Cmd *cmd);
         const char *summary;
+        const char *description;        /* more text for 'help COMMAND', or NULL */
         bool no_bus;            /* runs without connecting to the bus */
         ArgSpec args[MAX_ARGS];
         /* pairs of options that cannot be given together */
@@ -111,8 +123,10 @@ struct Context {
 extern const Verb domain_verbs[];
 extern const Verb snapshot_verbs[];
 extern const Verb event_verbs[];
+extern const Verb storage_verbs[];
 
 int verb_edit(Context *ctx, const Cmd *cmd);
+int verb_console(Context *ctx, const Cmd *cmd);
 
 const char *cmd_str(const Cmd *cmd, const char *name);
 bool cmd_bool(const Cmd *cmd, const char *name);

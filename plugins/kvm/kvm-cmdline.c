@@ -1234,7 +1234,7 @@ static GArray *collect_chardevs(Builder *b) {
 
         FOREACH_CHILD(n, b->devices, "serial") {
                 const char *ttype = prop(b, child(n, "target"), "type");
-                int port;
+                int port = -1;
 
                 if (ttype && !streq(ttype, "isa-serial")) {
                         invalid(b, "<serial><target type='%s'>: only isa-serial", clip(b, ttype));
@@ -1247,7 +1247,7 @@ static GArray *collect_chardevs(Builder *b) {
         /* a serial console without its <serial> makes one, as libvirt does */
         FOREACH_CHILD(n, b->devices, "console") {
                 const char *ttype = prop(b, child(n, "target"), "type");
-                int port;
+                int port = -1;
 
                 if (ttype && !streq(ttype, "serial"))
                         continue;
@@ -1263,7 +1263,7 @@ static GArray *collect_chardevs(Builder *b) {
 
                 c.alias = fmt(b, "console%u", j);
                 if (!ttype || streq(ttype, "serial")) {
-                        int port;
+                        int port = -1;
                         Chardev *serial;
 
                         if (!serial_port(b, n, "console", 0, &port))

@@ -159,13 +159,14 @@ def domain_path(uuid, plugin="test"):
 
 
 def path_encode(prefix, name):
-    """sd_bus_path_encode(): [A-Za-z0-9] stay, every other byte is _XX."""
+    """sd_bus_path_encode(): [A-Za-z0-9] stay, every other byte is _XX, and
+    so is a leading digit."""
     if name == "":
         return prefix + "/_"
     out = []
-    for b in name.encode():
+    for i, b in enumerate(name.encode()):
         c = chr(b)
-        if c.isascii() and c.isalnum():
+        if c.isascii() and c.isalnum() and not (i == 0 and c.isdigit()):
             out.append(c)
         else:
             out.append("_%02x" % b)

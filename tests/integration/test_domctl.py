@@ -333,3 +333,20 @@ def test_errors(env, c, tmp_path):
     r = env.domctl("list", "--bogus-option")
     assert r.returncode == 2, r
     assert c.list_domains() == [d.path]
+
+
+def test_console_help_and_unsupported(env, c):
+    """The console verb's help documents how a session ends; the test
+    hypervisor has no consoles (the kvm tests use real ones)."""
+    out = ok(env, "help", "console")
+    assert "console <domain> [--devname <string>]" in out
+    assert "Ctrl-]" in out and "</dev/null" in out and "SIGTERM" in out
+    assert "console" in ok(env, "help")
+    d = c.define(domain_xml("noconsole"))
+    d.start()
+    r = env.domctl("console", "noconsole", input="")
+    assert r.returncode == 1, r
+    assert r.stderr.startswith("error: ") and "console" in r.stderr, r.stderr
+    assert "Connected" not in r.stderr
+    assert r.stdout == ""
+    d.destroy()

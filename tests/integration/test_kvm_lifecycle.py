@@ -11,9 +11,12 @@ stopped it); tests that need another configuration define their own.
 """
 
 import os
+import pty
 import re
+import select
 import signal
 import subprocess
+import termios
 import time
 import xml.etree.ElementTree as ET
 
@@ -21,7 +24,8 @@ import pytest
 
 from harness import (F, HV_IFACE, E_INVALID_ARGUMENT, E_INVALID_STATE, E_INVALID_XML,
                      E_HYPERVISOR_FAILED, Recorder, assert_error, assert_ordered,
-                     assert_state_precedes_events, pump, state_of, uuid32, wait_until)
+                     assert_state_precedes_events, domctl_binary, pump, state_of, uuid32,
+                     wait_until)
 from kvm_helpers import (BOOT_TIMEOUT, EVENT_TIMEOUT, GUEST_MARKER, KVM_HV_PATH, Console,
                          ballast_initrd, disk_xml, kvm_xml, linux_xml, pid_alive, qemu_binary,
                          send_command, token)
@@ -201,6 +205,157 @@ def test_console_echo(kv, guest):
         con.echo(token("AFTER-RESET"))
     assert_error(guest.call_error("OpenConsole", "st", ("no-such-console", 0), "(h)"),
                  E_INVALID_ARGUMENT)
+
+
+# ---------------------------------------------------------------------------
+# domctl console
+
+
+class ConsoleProc:
+    """`domctl console` as a child process; reads what it writes to fd (its
+    stdout, or the master of the pty it runs on) without blocking."""
+
+    def __init__(self, kv, name, *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                 read_fd=None):
+        argv = [str(domctl_binary()), "--bus", kv.address, "--hypervisor", "kvm", "console",
+                name, *args]
+        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+        kv.procs.append(self.proc)
+        self.fd = read_fd if read_fd is not None else self.proc.stdout.fileno()
+        os.set_blocking(self.fd, False)
+        self.buf = b""
+
+    def _read_some(self, timeout):
+        r, _, _ = select.select([self.fd], [], [], timeout)
+        if not r:
+            return
+        try:
+            self.buf += os.read(self.fd, 65536)
+        except (BlockingIOError, OSError):  # EIO: the pty's last user is gone
+            time.sleep(min(timeout, 0.05))
+
+    def expect(self, text, timeout=BOOT_TIMEOUT):
+        needle = text.encode()
+        end = time.monotonic() + timeout
+        while needle not in self.buf:
+            left = end - time.monotonic()
+            if left <= 0 or (self.proc.poll() is not None and not select.select(
+                    [self.fd], [], [], 0)[0]):
+                raise AssertionError(f"domctl console: no {text!r} within {timeout}s "
+                                     f"(exit {self.proc.poll()}); read: {self.buf[-1000:]!r}; "
+                                     f"stderr: {self.stderr_now()!r}")
+            self._read_some(min(left, 0.2))
+        i = self.buf.index(needle) + len(needle)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out.decode(errors="replace")
+
+    def stderr_now(self):
+        if self.proc.poll() is None:
+            return "(running)"
+        return self.proc.stderr.read().decode(errors="replace")
+
+    def wait(self, timeout=10.0):
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"domctl console still runs after {timeout}s; "
+                                 f"read: {self.buf[-1000:]!r}") from None
+        return rc, self.proc.stderr.read().decode(errors="replace")
+
+
+def test_domctl_console_pipe(kv, guest):
+    """Through pipes: typed lines reach the guest, its output comes out,
+    also across a reset; Ctrl-] in the input ends it."""
+    con = ConsoleProc(kv, "life")
+    t = token("PIPE")
+    con.proc.stdin.write(f"echo {t}\n".encode())
+    con.proc.stdin.flush()
+    con.expect(t, 10)
+    guest.reset()
+    con.expect("Linux version", BOOT_TIMEOUT)
+    con.expect(GUEST_MARKER, BOOT_TIMEOUT)
+    # what stands before the escape character in the same write still goes
+    t = token("LAST")
+    con.proc.stdin.write(f"echo {t}\n".encode() + b"\x1d" + b"echo NEVER\n")
+    con.proc.stdin.flush()
+    rc, err = con.wait()
+    assert rc == 0, err
+    assert err.startswith("Connected to domain life\nEscape character is ^]\n"), err
+    # the line before ^] reached the guest (read on a new console)
+    with Console(guest) as c2:
+        c2.echo(token("SYNC"))
+    assert "NEVER" not in kv.console_log(guest.uuid).read()
+    assert t in kv.console_log(guest.uuid).read()
+
+
+def test_domctl_console_stdin_eof_keeps_reading(kv, guest):
+    """</dev/null: the end of the input does not end the session; the
+    guest's output keeps coming until SIGTERM, which ends it with 0."""
+    with open(os.devnull, "rb") as null:
+        con = ConsoleProc(kv, "life", "--devname", "serial0", stdin=null)
+    time.sleep(1.5)  # QEMU notices a new pty client at its next 1 s poll
+    assert con.proc.poll() is None, con.wait()
+    guest.reset()
+    con.expect(GUEST_MARKER, BOOT_TIMEOUT)
+    assert con.proc.poll() is None
+    con.proc.send_signal(signal.SIGTERM)
+    rc, err = con.wait(5)
+    assert rc == 0, err
+
+
+def test_domctl_console_ends_with_the_guest(kv, guest):
+    con = ConsoleProc(kv, "life")
+    t = token("BYE")
+    con.proc.stdin.write(f"echo {t}\n".encode())
+    con.proc.stdin.flush()
+    con.expect(t, 10)
+    guest.destroy()
+    rc, err = con.wait(10)
+    assert rc == 0, err
+
+
+def test_domctl_console_on_a_terminal(kv, guest):
+    """On a tty: raw mode while connected (no echo, no line editing, no
+    signals from keys), the terminal restored after Ctrl-] and after
+    SIGTERM."""
+    master, slave = pty.openpty()
+    try:
+        before = termios.tcgetattr(slave)
+        assert before[3] & termios.ICANON and before[3] & termios.ECHO
+        for end in ("escape", "sigterm"):
+            con = ConsoleProc(kv, "life", stdin=slave, stdout=slave, read_fd=master)
+            wait_until(lambda: not termios.tcgetattr(slave)[3] & termios.ICANON, 10,
+                       "raw mode on the terminal")
+            lflag = termios.tcgetattr(slave)[3]
+            assert not lflag & (termios.ECHO | termios.ISIG), lflag
+            t = token("TTY")
+            os.write(master, f"echo {t}\r".encode())
+            con.expect(t, 10)
+            if end == "escape":
+                os.write(master, b"\x1d")
+            else:
+                con.proc.send_signal(signal.SIGTERM)
+            rc, err = con.wait()
+            assert rc == 0, err
+            assert "Escape character is ^]" in err
+            assert termios.tcgetattr(slave) == before, end
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_domctl_console_errors(kv, guest):
+    r = kv.domctl("--hypervisor", "kvm", "console", "life", "--devname", "no-such-console")
+    assert r.returncode == 1, r
+    assert "no console 'no-such-console'" in r.stderr, r.stderr
+    assert r.stdout == ""
+    r = kv.domctl("--hypervisor", "kvm", "console", "no-such-domain", input="")
+    assert r.returncode == 1 and "no-such-domain" in r.stderr, r
+    guest.destroy()
+    r = kv.domctl("--hypervisor", "kvm", "console", "life", input="")
+    assert r.returncode == 1, r
+    assert r.stderr.startswith("error: ") and "shutoff" in r.stderr, r.stderr
+    assert "Connected" not in r.stderr
 
 
 # ---------------------------------------------------------------------------
