@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "bus-util.h"
+#include "console.h"
 #include "domain.h"
 #include "fileio.h"
 #include "job.h"
@@ -72,6 +73,7 @@ void domain_free(Domain *d) {
         job_cancel_waiting(d);
         if (d->job)
                 job_abandon(d->job);
+        console_session_close(d->console);
         sd_event_source_unref(d->run_next);
         sd_bus_track_unref(d->autodestroy);
         if (d->snapshots)

@@ -30,6 +30,7 @@ typedef enum JobType {
 
 typedef struct Job Job;
 typedef struct Snapshot Snapshot;
+typedef struct ConsoleSession ConsoleSession;
 
 struct Domain {
         Hypervisor *hv;
@@ -56,6 +57,7 @@ struct Domain {
         GHashTable *snapshots; /* name → Snapshot*, NULL until the first */
         Snapshot *current_snapshot;
         bool gone;             /* removed from the registry, freed when the last job ends */
+        ConsoleSession *console; /* OpenConsole's caller, while attached (console.c) */
 };
 
 const char *domain_state_to_string(DomainState s);

@@ -22,8 +22,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from harness import (F, HV_IFACE, E_INVALID_ARGUMENT, E_INVALID_STATE, E_INVALID_XML,
-                     E_HYPERVISOR_FAILED, Recorder, assert_error, assert_ordered,
+from harness import (F, HV_IFACE, E_BUSY, E_INVALID_ARGUMENT, E_INVALID_STATE, E_INVALID_XML,
+                     E_HYPERVISOR_FAILED, DBusCallError, Recorder, assert_error, assert_ordered,
                      assert_state_precedes_events, domctl_binary, pump, state_of, uuid32,
                      wait_until)
 from kvm_helpers import (BOOT_TIMEOUT, EVENT_TIMEOUT, GUEST_MARKER, KVM_HV_PATH, Console,
@@ -205,6 +205,27 @@ def test_console_echo(kv, guest):
         con.echo(token("AFTER-RESET"))
     assert_error(guest.call_error("OpenConsole", "st", ("no-such-console", 0), "(h)"),
                  E_INVALID_ARGUMENT)
+
+
+def test_console_one_client_at_a_time(kv, guest):
+    """A second OpenConsole is Busy while the first caller holds its fd;
+    once that fd is closed the console can be opened again."""
+    first = Console(guest)
+    try:
+        first.echo(token("FIRST"))
+        assert_error(guest.call_error("OpenConsole", "st", ("", 0), "(h)"), E_BUSY, "already open")
+        assert_error(guest.call_error("OpenConsole", "st", ("serial0", 0), "(h)"), E_BUSY)
+    finally:
+        first.close()
+    deadline = time.monotonic() + 5
+    while True:  # domaind sees the socket close on its next loop turn
+        try:
+            with Console(guest) as again:
+                again.echo(token("AGAIN"))
+            break
+        except DBusCallError as e:
+            assert e.name == E_BUSY and time.monotonic() < deadline, e
+            time.sleep(0.05)
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One console session per domain, proxied through a socket pair. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "domain.h"
+
+/* Takes guest_fd (also on failure). Busy when the domain already has a
+ * session. On success *ret_client_fd is the caller's end. */
+int console_session_open(Domain *d, int guest_fd, int *ret_client_fd, sd_bus_error *error);
+void console_session_close(ConsoleSession *s);
