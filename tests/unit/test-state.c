@@ -944,7 +944,7 @@ static void test_bad_flags(void **state) {
         refused(domain_op_managed_save(d, NULL, 8, &e), &e, "org.domaind1.Error.InvalidArgument");
         refused(domain_op_undefine(d, NULL, UNDEFINE_NVRAM | UNDEFINE_KEEP_NVRAM, &e), &e,
                 "org.domaind1.Error.InvalidArgument");
-        refused(domain_op_undefine(d, NULL, UNDEFINE_REMOVE_STORAGE, &e), &e, "org.domaind1.Error.NotSupported");
+        refused(domain_op_undefine(d, NULL, UNDEFINE_WIPE_STORAGE, &e), &e, "org.domaind1.Error.InvalidArgument");
         assert_null(d->job);
         assert_true(g_queue_is_empty(&d->waiting));
         assert_state(d, STATE_SHUTOFF, "unknown");
