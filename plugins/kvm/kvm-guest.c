@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kvm-ops.h"
 #include "kvm.h"
 
 KvmGuest *kvm_guest_get(KvmHv *hv, DomaindGuest *guest) {
@@ -66,6 +67,7 @@ void kvm_guest_free(KvmGuest *g, bool gone) {
                         close(g->pidfd);
         }
         g->op_timer = sd_event_source_disable_unref(g->op_timer);
+        kvm_bootloader_cancel(g);
         g_hash_table_remove(g->hv->guests, g->uuid);
         g_hash_table_unref(g->ptys);
         g_free(g->failure);

@@ -20,3 +20,4 @@ DomaindResult kvm_op_abort_job(void *hv, DomaindGuest *guest, char **message);
  * Returns 0 when the domain has no bootloader, 1 when it runs (done is
  * called later), negative when it failed (done was called). */
 int kvm_bootloader_run(KvmGuest *g, void (*done)(KvmGuest *g, const char *error));
+void kvm_bootloader_cancel(KvmGuest *g);

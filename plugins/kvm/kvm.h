@@ -66,6 +66,8 @@ typedef struct KvmGuest {
         int retries;
         bool fake_reboot;  /* Reboot(): the next guest power-off is a reboot */
         bool bootloader_done;
+        struct Pygrub *bootloader;  /* pygrub running (plugins/common/pygrub.c) */
+        void (*bootloader_then)(struct KvmGuest *g, const char *error);
         char *boot_kernel, *boot_initrd, *boot_cmdline;
 } KvmGuest;
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xen-bootloader.h"
+#include "pygrub.h"
 #include "xen.h"
 
 XenGuest *xen_guest_get(XenHv *hv, DomaindGuest *guest) {
@@ -64,7 +64,7 @@ void xen_op_abandon(XenGuest *g) {
         if (g->ao)
                 xen_ao_forget_guest(g->ao);
         g->ao = NULL;
-        xen_bootloader_cancel(g->bootloader);
+        pygrub_cancel(g->bootloader);
         g->bootloader = NULL;
 }
 
@@ -74,7 +74,7 @@ void xen_guest_free(XenGuest *g) {
                 return;
         if (g->ao)
                 xen_ao_forget_guest(g->ao); /* it completes inside libxl; nobody to tell */
-        xen_bootloader_cancel(g->bootloader);
+        pygrub_cancel(g->bootloader);
         xen_unwatch_death(g);
         xen_guest_set_domid(g, INVALID_DOMID);
         xen_guest_clear_boot(g);

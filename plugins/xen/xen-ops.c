@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xen-bootloader.h"
+#include "pygrub.h"
 #include "xen-config.h"
 #include "xen-ops.h"
 #include "xen.h"
@@ -181,11 +181,16 @@ static void boot_domain(XenGuest *g) {
         DomaindResult r = xen_config_bootloader(host->guest_xml(g->guest), &bootloader, &args, &disk, &message);
         if (r != DOMAIND_OK)
                 return xen_op_done(g, r, "%s", message);
+        /* pygrub runs here, not inside libxl (b_info->bootloader): libxl would
+         * report its failure as a bare ERROR_FAIL with the reason only in its
+         * log, and run it on restore too; we run it per operation (a reboot
+         * picks up a new kernel) and hand pygrub's own words to the caller.
+         * The price: <bootloader> disks must be raw images or block devices. */
         if (!bootloader || g->op == XEN_OP_RESTORE)
                 return create_domain(g);
         if (!disk)
                 return xen_op_done(g, DOMAIND_ERROR_INVALID_XML, "<bootloader>: needs a disk to read the kernel from");
-        g->bootloader = xen_bootloader_run(host->event, bootloader, args, disk, g->dir, on_bootloader_done, g,
+        g->bootloader = pygrub_run(host->event, bootloader, args, disk, g->dir, on_bootloader_done, g,
                                            &message);
         if (!g->bootloader)
                 xen_op_done(g, DOMAIND_ERROR_FAILED, "bootloader: %s", message);

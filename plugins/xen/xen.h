@@ -54,7 +54,7 @@ struct XenGuest {
         uint32_t flags;
         int op_fd;                 /* save/restore image (the core's) */
         XenAo *ao;                 /* the libxl operation of op, if any */
-        struct XenBootloader *bootloader; /* pygrub running for op */
+        struct Pygrub *bootloader; /* pygrub running for op */
         bool aborted;              /* AbortJob asked */
         char *failure;             /* why a start failed, told once its domain is destroyed */
         char *boot_kernel, *boot_initrd, *boot_cmdline;

@@ -17,7 +17,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "xen-bootloader.h"
+#include "pygrub.h"
 #include "xen-config.h"
 
 /* ---- helpers ---- */
@@ -323,7 +323,7 @@ static void run_pygrub(const char *disk, const char *dir, BootResult *r) {
         sd_event *e = NULL;
         assert_int_equal(sd_event_new(&e), 0);
         g_autofree char *error = NULL;
-        XenBootloader *b = xen_bootloader_run(e, PYGRUB, NULL, disk, dir, on_boot, r, &error);
+        Pygrub *b = pygrub_run(e, PYGRUB, NULL, disk, dir, on_boot, r, &error);
         if (!b)
                 fail_msg("cannot run pygrub: %s", error);
         for (int i = 0; i < 3000 && !r->done; i++)

@@ -1,18 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * pygrub, run by the plugin on the loop.
- *
- * libxl could run it itself (b_info->bootloader), inside
- * libxl_domain_create_new. We do not let it, because:
- *   - libxl drives the bootloader through a pty and its own child
- *     handling and reports a failure as a bare ERROR_FAIL, its reasons only
- *     in its log; here pygrub's own last words become the call's error;
- *   - the same code runs, and is tested, on hosts without Xen (the unit
- *     tests drive real pygrub on a real ext4 image), as the kvm plugin's;
- *   - a restore must not run it, and a reboot must run it again (the guest
- *     may have installed a new kernel): we decide, per operation.
- * The price: pygrub reads the disk directly, so <bootloader> disks must be
- * raw images or block devices (what pygrub understands anyway).
+ * pygrub as a child process with an argument vector (never a shell): its
+ * stdout (--output-format=simple) and stderr are read on the loop, its exit
+ * is watched through a pidfd, so the loop never waits for it. On failure
+ * pygrub's own last words become the error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +17,10 @@
 #include <glib-unix.h>
 #include <glib.h>
 
-#include "xen-bootloader.h"
+#include "pygrub.h"
 
-struct XenBootloader {
-        XenBootloaderDone done;
+struct Pygrub {
+        PygrubDone done;
         void *userdata;
         GString *out, *err;
         pid_t pid;
@@ -39,7 +30,7 @@ struct XenBootloader {
         bool exited;
 };
 
-static void bootloader_free(XenBootloader *b) {
+static void bootloader_free(Pygrub *b) {
         sd_event_source_disable_unref(b->out_source);
         sd_event_source_disable_unref(b->err_source);
         sd_event_source_disable_unref(b->exit_source);
@@ -65,7 +56,7 @@ static char *last_line(const char *text) {
         return g_strdup("no message");
 }
 
-static void finish(XenBootloader *b) {
+static void finish(Pygrub *b) {
         if (b->out_source || b->err_source || !b->exited)
                 return;
         g_autofree char *error = NULL, *kernel = NULL, *ramdisk = NULL, *cmdline = NULL;
@@ -85,14 +76,14 @@ static void finish(XenBootloader *b) {
                                 : g_strdup_printf("exit status %d: %s", WEXITSTATUS(b->status), why);
         } else if (!kernel || !*kernel)
                 error = g_strdup("it found no kernel to boot");
-        XenBootloaderDone done = b->done;
+        PygrubDone done = b->done;
         void *userdata = b->userdata;
         bootloader_free(b);
         done(userdata, error, error ? NULL : kernel, ramdisk, cmdline);
 }
 
 static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        XenBootloader *b = userdata;
+        Pygrub *b = userdata;
         GString *buf = fd == b->out_fd ? b->out : b->err;
         char chunk[4096];
         ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -111,7 +102,7 @@ static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdat
 }
 
 static int on_child_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        XenBootloader *b = userdata;
+        Pygrub *b = userdata;
         siginfo_t info = { 0 };
         if (waitid(P_PIDFD, (id_t) fd, &info, WEXITED | WNOHANG) < 0 || info.si_pid == 0)
                 return 0;
@@ -138,12 +129,12 @@ static char **make_argv(const char *bootloader, const char *args, const char *di
         return (char **) g_ptr_array_free(a, false);
 }
 
-XenBootloader *xen_bootloader_run(sd_event *event, const char *bootloader, const char *args, const char *disk,
-                                  const char *dir, XenBootloaderDone done, void *userdata, char **error) {
+Pygrub *pygrub_run(sd_event *event, const char *bootloader, const char *args, const char *disk,
+                                  const char *dir, PygrubDone done, void *userdata, char **error) {
         g_auto(GStrv) argv = make_argv(bootloader, args, disk, dir);
         g_autoptr(GError) gerror = NULL;
-        XenBootloader *b = g_new0(XenBootloader, 1);
-        *b = (XenBootloader){ .done = done, .userdata = userdata, .out = g_string_new(NULL),
+        Pygrub *b = g_new0(Pygrub, 1);
+        *b = (Pygrub){ .done = done, .userdata = userdata, .out = g_string_new(NULL),
                               .err = g_string_new(NULL), .out_fd = -1, .err_fd = -1, .pidfd = -1 };
         if (g_mkdir_with_parents(dir, 0700) < 0) {
                 *error = g_strdup_printf("cannot create %s: %s", dir, g_strerror(errno));
@@ -168,13 +159,13 @@ XenBootloader *xen_bootloader_run(sd_event *event, const char *bootloader, const
                 r = sd_event_add_io(event, &b->exit_source, b->pidfd, EPOLLIN, on_child_exit, b);
         if (r < 0) {
                 *error = g_strdup_printf("cannot watch %s: %s", bootloader, g_strerror(-r));
-                xen_bootloader_cancel(b);
+                pygrub_cancel(b);
                 return NULL;
         }
         return b;
 }
 
-void xen_bootloader_cancel(XenBootloader *b) {
+void pygrub_cancel(Pygrub *b) {
         if (!b)
                 return;
         if (!b->exited && b->pid > 0) {
