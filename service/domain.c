@@ -96,12 +96,14 @@ void domain_remove(Domain *d) {
                 snapshot_unpublish_all(d);
         if (registry_ready(d))
                 sd_bus_emit_object_removed(h->manager->bus, d->path);
+        /* gone first: forget() may end the plugin's operation, whose
+         * completion must not try to remove the domain a second time */
+        d->gone = true;
         if (h->plugin->forget)
                 h->plugin->forget(h->hv, domain_to_guest(d));
         g_hash_table_remove(h->by_name, domain_name(d));
         g_hash_table_remove(h->domains, d->uuid);
         domain_delete_status(d);
-        d->gone = true;
         job_cancel_waiting(d);
         if (d->job) /* freed when the job ends, or with the hypervisor */
                 g_ptr_array_add(h->removed, d);
