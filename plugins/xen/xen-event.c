@@ -41,6 +41,7 @@ typedef struct XenFd {
         void *for_libxl;
         int fd;      /* libxl's fd */
         int dup_fd;  /* ours, when libxl registered one fd twice (epoll takes an fd once) */
+        bool always_ready; /* a regular file: source is a defer source, not an io one */
         short events;
 } XenFd;
 
@@ -57,6 +58,7 @@ struct XenAo {
         int rc;
         uint32_t domid;
         sd_event_source *defer;
+        bool abortable; /* the save or restore itself, which AbortJob may cancel */
         libxl_domain_config cfg;
         libxl_domain_restore_params restore_params;
 };
@@ -82,9 +84,19 @@ static int on_fd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
+/* A regular file is what poll() calls always ready for whatever was asked;
+ * libxl polls the fd itself again before it acts, so telling it "ready"
+ * on every loop iteration while it wants events is exactly poll's answer. */
+static int on_fd_always_ready(sd_event_source *s, void *userdata) {
+        XenFd *f = userdata;
+        XenHv *hv = f->hv;
+        libxl_osevent_occurred_fd(hv->ctx, f->for_libxl, f->fd, f->events, f->events);
+        return 0;
+}
+
 /* events == 0 must work but report nothing: the source is then off */
 static int fd_apply(XenFd *f, short events) {
-        int r = sd_event_source_set_io_events(f->source, epoll_events(events));
+        int r = f->always_ready ? 0 : sd_event_source_set_io_events(f->source, epoll_events(events));
         if (r >= 0)
                 r = sd_event_source_set_enabled(f->source, events ? SD_EVENT_ON : SD_EVENT_OFF);
         if (r >= 0)
@@ -99,17 +111,49 @@ static void fd_free(XenFd *f) {
         g_free(f);
 }
 
+/* epoll takes an fd once: a second registration of the same fd watches a
+ * duplicate of it (libxl still hears of its own fd number) */
+static int fd_watch_dup(XenFd *f, short events, sd_event_source **ret) {
+        int dup_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 3);
+        if (dup_fd < 0)
+                return -errno;
+        int r = sd_event_add_io(f->hv->host->event, ret, dup_fd, epoll_events(events), on_fd, f);
+        if (r < 0) {
+                close(dup_fd);
+                return r;
+        }
+        if (f->dup_fd >= 0)
+                close(f->dup_fd);
+        f->dup_fd = dup_fd;
+        return r;
+}
+
+/* The source for a new registration: an io source, on a duplicate if the
+ * fd is watched already, or an always-ready one for a regular file (the
+ * save/restore image), which epoll refuses with EPERM. */
+static int fd_watch(XenFd *f, short events) {
+        sd_event *e = f->hv->host->event;
+        int r = sd_event_add_io(e, &f->source, f->fd, epoll_events(events), on_fd, f);
+        if (r == -EEXIST)
+                r = fd_watch_dup(f, events, &f->source);
+        else if (r == -EPERM) {
+                f->always_ready = true;
+                r = sd_event_add_defer(e, &f->source, on_fd_always_ready, f);
+                /* a pending defer source outranks every other source of its
+                 * priority for good (sd-event dispatches the oldest pending
+                 * first): at idle priority it yields to the fds libxl also
+                 * waits on (libxl-save-helper's pipe, xenstore) */
+                if (r >= 0)
+                        r = sd_event_source_set_priority(f->source, SD_EVENT_PRIORITY_IDLE);
+        }
+        return r;
+}
+
 static int hook_fd_register(void *user, int fd, void **out, short events, void *for_libxl) {
         XenHv *hv = user;
         XenFd *f = g_new0(XenFd, 1);
         *f = (XenFd){ .hv = hv, .for_libxl = for_libxl, .fd = fd, .dup_fd = -1 };
-        int r = sd_event_add_io(hv->host->event, &f->source, fd, epoll_events(events), on_fd, f);
-        if (r == -EEXIST) {
-                f->dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-                r = f->dup_fd < 0 ? -errno
-                                  : sd_event_add_io(hv->host->event, &f->source, f->dup_fd, epoll_events(events),
-                                                    on_fd, f);
-        }
+        int r = fd_watch(f, events);
         if (r >= 0)
                 r = fd_apply(f, events);
         if (r < 0) {
@@ -122,9 +166,31 @@ static int hook_fd_register(void *user, int fd, void **out, short events, void *
         return 0;
 }
 
+/* A source turned off (events 0) left epoll; if libxl registered the same
+ * fd number meanwhile, turning it on again finds the fd taken (EEXIST):
+ * the registration moves to a duplicate, as a second registration would. */
+static int fd_rewatch_dup(XenFd *f, short events) {
+        sd_event_source *source = NULL;
+        int r = fd_watch_dup(f, events, &source);
+        if (r < 0)
+                return r;
+        sd_event_source_set_description(source, "xen-libxl-fd");
+        sd_event_source_disable_unref(f->source);
+        f->source = source;
+        f->events = events;
+        return 0;
+}
+
 static int hook_fd_modify(void *user, int fd, void **upd, short events) {
         XenFd *f = *upd;
-        return fd_apply(f, events) < 0 ? ERROR_OSEVENT_REG_FAIL : 0;
+        int r = fd_apply(f, events);
+        if (r == -EEXIST && !f->always_ready)
+                r = fd_rewatch_dup(f, events);
+        if (r < 0) {
+                f->hv->host->log(LOG_ERR, "xen: cannot watch fd %d for libxl: %s", fd, g_strerror(-r));
+                return ERROR_OSEVENT_REG_FAIL;
+        }
+        return 0;
 }
 
 static void hook_fd_deregister(void *user, int fd, void *reg) {
@@ -206,9 +272,13 @@ static void on_event(void *user, libxl_event *event) {
 
 static void on_disaster(void *user, libxl_event_type type, const char *msg, int errnoval) {
         XenHv *hv = user;
-        /* no libxl calls allowed here; domain events may be lost from now on */
+        /* no libxl calls allowed here; domain events may be lost from now on,
+         * and no operation would ever hear of its completion: new ones fail */
         hv->host->log(LOG_CRIT, "xen: libxl cannot deliver events any more (type %d): %s: %s", type, msg,
                       g_strerror(errnoval));
+        if (!hv->broken)
+                hv->broken = g_strdup_printf("libxl cannot deliver events any more: %s: %s", msg ? msg : "",
+                                             g_strerror(errnoval));
 }
 
 static const libxl_event_hooks event_hooks = {
@@ -303,6 +373,14 @@ uint32_t *xen_ao_domid(XenAo *ao) {
 
 libxl_domain_restore_params *xen_ao_restore_params(XenAo *ao) {
         return &ao->restore_params;
+}
+
+void xen_ao_set_abortable(XenAo *ao) {
+        ao->abortable = true;
+}
+
+bool xen_ao_abortable(XenAo *ao) {
+        return ao && ao->abortable;
 }
 
 int xen_ao_abort(XenAo *ao) {

@@ -115,10 +115,55 @@ static uint32_t find_domain(XenGuest *g, uint32_t recorded, libxl_dominfo *ret) 
         return found;
 }
 
+/* domaind died in the middle of a save: the domain is held, suspended.
+ * The core's runtime status still calls it active; the save it never
+ * finished left no image it would use, so the guest goes on where it was
+ * (a cooperative resume, as after a failed save). Synchronous (attach is):
+ * xc_domain_resume is quick. */
+static bool resume_suspended(XenGuest *g, uint32_t domid) {
+        const DomaindHost *host = g->hv->host;
+        host->log(LOG_WARNING, "xen: %s: domain %" PRIu32 " was left suspended by an unfinished save: resuming it",
+                  g->uuid, domid);
+        uint64_t mark = xen_logger_mark(g->hv->logger);
+        int rc = libxl_domain_resume(g->hv->ctx, domid, 1, NULL);
+        if (rc == 0)
+                return true;
+        g_autofree char *why = xen_logger_errors_since(g->hv->logger, mark, NULL, NULL);
+        host->log(LOG_ERR, "xen: %s: cannot resume domain %" PRIu32 ", reporting it crashed: %s", g->uuid, domid,
+                  why ? why : "no reason given");
+        return false;
+}
+
+/* What a domain held in shutdown is, for the core (which then resumes its
+ * on_poweroff/on_crash itself); a held reboot is reported anew by the
+ * death watch. */
+static void attach_held(XenGuest *g, uint32_t domid, libxl_shutdown_reason reason, DomaindState *state) {
+        switch (reason) {
+        case LIBXL_SHUTDOWN_REASON_POWEROFF:
+                *state = DOMAIND_STATE_SHUTDOWN;
+                g->shutdown_seen = true;
+                break;
+        case LIBXL_SHUTDOWN_REASON_CRASH:
+        case LIBXL_SHUTDOWN_REASON_WATCHDOG:
+                *state = DOMAIND_STATE_CRASHED;
+                g->shutdown_seen = true;
+                break;
+        case LIBXL_SHUTDOWN_REASON_SUSPEND:
+                if (!resume_suspended(g, domid)) {
+                        *state = DOMAIND_STATE_CRASHED;
+                        g->shutdown_seen = true;
+                }
+                break;
+        default:
+                break;
+        }
+}
+
 bool xen_guest_attach(XenGuest *g, const char *status, DomaindState *state) {
         uint32_t recorded = INVALID_DOMID;
-        if (!status || sscanf(status, "domid=%" SCNu32, &recorded) != 1)
-                return false;
+        /* no (usable) status: the UUID still finds the domain */
+        if (status && sscanf(status, "domid=%" SCNu32, &recorded) != 1)
+                recorded = INVALID_DOMID;
         libxl_dominfo info;
         uint32_t domid = find_domain(g, recorded, &info);
         bool dying = info.dying;
@@ -130,15 +175,9 @@ bool xen_guest_attach(XenGuest *g, const char *status, DomaindState *state) {
         xen_guest_set_domid(g, domid);
         g->paused = paused;
         *state = paused ? DOMAIND_STATE_PAUSED : DOMAIND_STATE_RUNNING;
-        /* held after powering off or crashing: the core resumes on_poweroff/on_crash
-         * itself; a held reboot is reported anew by the death watch */
-        if (shutdown && reason == LIBXL_SHUTDOWN_REASON_POWEROFF) {
-                *state = DOMAIND_STATE_SHUTDOWN;
-                g->shutdown_seen = true;
-        } else if (shutdown && (reason == LIBXL_SHUTDOWN_REASON_CRASH || reason == LIBXL_SHUTDOWN_REASON_WATCHDOG)) {
-                *state = DOMAIND_STATE_CRASHED;
-                g->shutdown_seen = true;
-        }
+        if (shutdown)
+                attach_held(g, domid, reason, state);
+        /* after a resume: libxl reports a domain's shutdown once per watch */
         int rc = xen_watch_death(g);
         if (rc)
                 g->hv->host->log(LOG_WARNING, "xen: %s: cannot watch domain %" PRIu32 ": libxl error %d", g->uuid,
@@ -148,38 +187,83 @@ bool xen_guest_attach(XenGuest *g, const char *status, DomaindState *state) {
         return true;
 }
 
-void xen_op_begin(XenGuest *g, XenOp op, uint32_t flags, DomaindCall *call) {
-        g->op = op;
-        g->flags = flags;
-        g->call = call;
-        xen_logger_clear(g->hv->logger);
+bool xen_guest_alive(XenHv *hv, const char *uuid, XenGuest *g) {
+        return g_hash_table_lookup(hv->guests, uuid) == g;
 }
 
-void xen_op_done(XenGuest *g, DomaindResult r, const char *format, ...) {
-        DomaindCall *call = g->call;
-        /* a reset destroys first: if the new domain never came, the guest is off */
-        bool lost = g->op == XEN_OP_RESET && r != DOMAIND_OK && g->domid == (uint32_t) INVALID_DOMID;
+/* The state of one operation must not leak into the next */
+static void op_clear(XenGuest *g) {
         g->call = NULL;
         g->op = XEN_OP_NONE;
         g->op_fd = -1;
-        if (lost)
-                g->hv->host->guest_event(g->guest, DOMAIND_GUEST_GONE, "failed");
-        if (!call)
-                return;
-        if (r == DOMAIND_OK) {
-                g->hv->host->call_done(call, DOMAIND_OK, NULL);
-                return;
-        }
-        va_list ap;
-        va_start(ap, format);
-        g_autofree char *text = g_strdup_vprintf(format, ap);
-        va_end(ap);
-        g->hv->host->call_done(call, r, "%s", text);
+        g->aborted = false;
+        g->was_paused = false;
 }
 
-char *xen_error_text(XenHv *hv, int rc) {
-        const char *last = xen_logger_errors(hv->logger);
-        if (*last)
-                return g_strdup(last);
+bool xen_op_begin(XenGuest *g, XenOp op, uint32_t flags, DomaindCall *call) {
+        op_clear(g);
+        g->op = op;
+        g->flags = flags;
+        g->call = call;
+        g->errors_from = xen_logger_mark(g->hv->logger);
+        if (!g->hv->broken)
+                return true;
+        g->hv->host->log(LOG_ERR, "xen: %s: refusing an operation: %s", g->uuid, g->hv->broken);
+        xen_op_done(g, DOMAIND_ERROR_FAILED, "%s", g->hv->broken);
+        return false;
+}
+
+/* Everything it needs is copied before the first call into the core,
+ * which may free g (see xen_guest_alive) */
+static void op_end(XenGuest *g, bool report_lost, DomaindResult r, const char *text) {
+        const DomaindHost *host = g->hv->host;
+        DomaindGuest *guest = g->guest;
+        DomaindCall *call = g->call;
+        /* a reset destroys first: if the new domain never came, the guest is off */
+        bool lost = report_lost && g->op == XEN_OP_RESET && r != DOMAIND_OK && g->domid == (uint32_t) INVALID_DOMID;
+        op_clear(g);
+        if (lost)
+                host->guest_event(guest, DOMAIND_GUEST_GONE, "failed");
+        if (!call)
+                return;
+        if (r == DOMAIND_OK)
+                host->call_done(call, DOMAIND_OK, NULL);
+        else
+                host->call_done(call, r, "%s", text);
+}
+
+void xen_op_done(XenGuest *g, DomaindResult r, const char *format, ...) {
+        g_autofree char *text = NULL;
+        if (r != DOMAIND_OK) {
+                va_list ap;
+                va_start(ap, format);
+                text = g_strdup_vprintf(format, ap);
+                va_end(ap);
+        }
+        op_end(g, true, r, text);
+}
+
+void xen_op_done_died(XenGuest *g, const char *message) {
+        op_end(g, false, DOMAIND_ERROR_FAILED, message);
+}
+
+/* Errors that name no domain, g's, or one that is nobody else's (the
+ * domain a failed create made and libxl removed again) */
+static bool error_is_guests(uint32_t domid, void *userdata) {
+        XenGuest *g = userdata;
+        if (domid == (uint32_t) INVALID_DOMID || domid == g->domid)
+                return true;
+        XenGuest *owner = g_hash_table_lookup(g->hv->by_domid, GUINT_TO_POINTER(domid));
+        return !owner || owner == g;
+}
+
+char *xen_error_text_since(XenGuest *g, uint64_t mark, int rc) {
+        char *errors = xen_logger_errors_since(g->hv->logger, mark, error_is_guests, g);
+        if (errors)
+                return errors;
         return g_strdup_printf("libxl error %d", rc);
+}
+
+char *xen_error_text(XenGuest *g, int rc) {
+        return xen_error_text_since(g, g->errors_from, rc);
 }

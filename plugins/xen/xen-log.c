@@ -12,13 +12,46 @@
 
 #include "xen.h"
 
+typedef struct XenLogError {
+        uint64_t seq;
+        uint32_t domid; /* the domain libxl named, INVALID_DOMID if none */
+        char *text;
+} XenLogError;
+
 struct XenLogger {
         xentoollog_logger xtl; /* first: libxl hands us back this pointer */
         const DomaindHost *host;
-        GString *errors;
+        GQueue errors; /* XenLogError*, oldest first, at most ERRORS_KEPT */
+        uint64_t next_seq;
 };
 
-#define ERRORS_MAX 2048
+#define ERRORS_KEPT 64
+#define ERRORS_MAX 2048 /* characters of one message */
+
+/* libxl prefixes what concerns one domain with "Domain N:" (after its
+ * file:line:function) */
+static uint32_t error_domid(const char *text) {
+        const char *p = strstr(text, "Domain ");
+        unsigned domid;
+        char colon;
+        if (!p || sscanf(p, "Domain %u%c", &domid, &colon) != 2 || colon != ':')
+                return INVALID_DOMID;
+        return domid;
+}
+
+static void error_free(gpointer p) {
+        XenLogError *e = p;
+        g_free(e->text);
+        g_free(e);
+}
+
+static void keep_error(XenLogger *l, char *text) {
+        XenLogError *e = g_new0(XenLogError, 1);
+        *e = (XenLogError){ .seq = l->next_seq++, .domid = error_domid(text), .text = text };
+        g_queue_push_tail(&l->errors, e);
+        while (l->errors.length > ERRORS_KEPT)
+                error_free(g_queue_pop_head(&l->errors));
+}
 
 static int syslog_level(xentoollog_level level) {
         switch (level) {
@@ -45,14 +78,10 @@ static void logger_vmessage(xentoollog_logger *xtl, xentoollog_level level, int 
         g_autofree char *line = errnoval >= 0 ? g_strdup_printf("%s: %s", text, g_strerror(errnoval))
                                               : g_strdup(text);
         l->host->log(syslog_level(level), "xen: %s%s%s", context ? context : "", context ? ": " : "", line);
-        /* every error since the operation began: the first is often the cause,
+        /* every error since an operation began: the first is often the cause,
          * the last what libxl made of it */
-        if (level >= XTL_ERROR && (!l->errors || l->errors->len < ERRORS_MAX)) {
-                if (!l->errors)
-                        l->errors = g_string_new(NULL);
-                g_string_append_printf(l->errors, "%s%s%s%s", l->errors->len ? "; " : "", context ? context : "",
-                                       context ? ": " : "", line);
-        }
+        if (level >= XTL_ERROR)
+                keep_error(l, g_strdup_printf("%s%s%s", context ? context : "", context ? ": " : "", line));
 }
 
 static void logger_progress(xentoollog_logger *xtl, const char *context, const char *doing_what, int percent,
@@ -79,19 +108,30 @@ xentoollog_logger *xen_logger_xtl(XenLogger *l) {
         return &l->xtl;
 }
 
-const char *xen_logger_errors(XenLogger *l) {
-        return l->errors ? l->errors->str : "";
+uint64_t xen_logger_mark(XenLogger *l) {
+        return l->next_seq;
 }
 
-void xen_logger_clear(XenLogger *l) {
-        if (l->errors)
-                g_string_truncate(l->errors, 0);
+char *xen_logger_errors_since(XenLogger *l, uint64_t mark, XenLogKeep keep, void *userdata) {
+        GString *text = NULL;
+        for (GList *i = l->errors.head; i; i = i->next) {
+                XenLogError *e = i->data;
+                if (e->seq < mark || (keep && !keep(e->domid, userdata)))
+                        continue;
+                if (!text)
+                        text = g_string_new(NULL);
+                else if (text->len >= ERRORS_MAX)
+                        break;
+                else
+                        g_string_append(text, "; ");
+                g_string_append(text, e->text);
+        }
+        return text ? g_string_free(text, false) : NULL;
 }
 
 void xen_logger_free(XenLogger *l) {
         if (!l)
                 return;
-        if (l->errors)
-                g_string_free(l->errors, true);
+        g_queue_clear_full(&l->errors, error_free);
         g_free(l);
 }

@@ -8,6 +8,8 @@
  * fails with libxl's own words, and domaind lists "xen" in
  * Manager.UnavailablePlugins.
  */
+#define _GNU_SOURCE /* dladdr, RTLD_NOLOAD, RTLD_NODELETE */
+#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 
@@ -33,12 +35,37 @@ static void hv_free(XenHv *hv) {
         else
                 hv->host->log(LOG_WARNING, "xen: %u libxl operations still running at exit", hv->aos);
         xen_logger_free(hv->logger);
+        g_free(hv->broken);
         g_free(hv->version);
         g_free(hv);
 }
 
-static char *text_or(const char *text, const char *fallback) {
-        return g_strdup(*text ? text : fallback);
+static char *errors_or(XenLogger *l, const char *fallback) {
+        char *text = xen_logger_errors_since(l, 0, NULL, NULL);
+        return text ? text : g_strdup(fallback);
+}
+
+/* Once libxl runs, this module must never be unmapped. hv_free leaves a
+ * ctx with operations in flight to the process's exit, and libxl's
+ * SIGCHLD handler and the xenstore reader thread of that ctx live in
+ * libxenlight/libxenstore, which are unloaded with us when the core
+ * g_module_close()s the plugin: a late SIGCHLD or xenstore message would
+ * then run unmapped code. RTLD_NODELETE on our own, already loaded, object
+ * (found by an address inside it; RTLD_NOLOAD: no second load) keeps it and
+ * its dependencies mapped until exit. The handle is deliberately never
+ * dlclose()d. */
+static void pin_module(const DomaindHost *host) {
+        static void *pinned;
+        Dl_info info;
+        if (pinned)
+                return;
+        if (dladdr((void *) domaind_plugin_entry, &info) == 0 || !info.dli_fname) {
+                host->log(LOG_WARNING, "xen: cannot find the plugin's own file to keep it loaded");
+                return;
+        }
+        pinned = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+        if (!pinned)
+                host->log(LOG_WARNING, "xen: cannot keep %s loaded: %s", info.dli_fname, dlerror());
 }
 
 static int xen_open(const DomaindHost *host, void **ret, char **why) {
@@ -47,12 +74,13 @@ static int xen_open(const DomaindHost *host, void **ret, char **why) {
         hv->logger = xen_logger_new(host);
         int rc = libxl_ctx_alloc(&hv->ctx, LIBXL_VERSION, 0, xen_logger_xtl(hv->logger));
         if (rc) {
-                g_autofree char *errors = text_or(xen_logger_errors(hv->logger), "no reason given");
+                g_autofree char *errors = errors_or(hv->logger, "no reason given");
                 *why = g_strdup_printf("libxl cannot reach the Xen hypervisor (error %d): %s", rc, errors);
                 hv->ctx = NULL;
                 hv_free(hv);
                 return -ENODEV;
         }
+        pin_module(host);
         /* before anything that could want an fd or a timer */
         xen_event_setup(hv);
         hv->guests = g_hash_table_new(g_str_hash, g_str_equal);
@@ -63,7 +91,7 @@ static int xen_open(const DomaindHost *host, void **ret, char **why) {
         libxl_physinfo_dispose(&info);
         const libxl_version_info *v = libxl_get_version_info(hv->ctx);
         if (rc || !v) {
-                g_autofree char *errors = text_or(xen_logger_errors(hv->logger), "no reason given");
+                g_autofree char *errors = errors_or(hv->logger, "no reason given");
                 *why = g_strdup_printf("libxl cannot ask the Xen hypervisor about the host (error %d): %s", rc, errors);
                 hv_free(hv);
                 return -EIO;
@@ -113,14 +141,23 @@ static char *xen_status(void *p, DomaindGuest *guest) {
 
 static void xen_forget(void *p, DomaindGuest *guest) {
         XenHv *hv = p;
-        XenGuest *g = hv->host->guest_get_data(guest);
+        const DomaindHost *host = hv->host;
+        XenGuest *g = host->guest_get_data(guest);
         if (!g)
                 return;
-        xen_op_abandon(g);
-        if (g->call) /* the core still waits for this: end it */
-                xen_op_done(g, g->op == XEN_OP_DESTROY ? DOMAIND_OK : DOMAIND_ERROR_FAILED, "the domain went away");
-        hv->host->guest_set_data(guest, NULL);
-        xen_guest_free(g);
+        /* Detached and freed before the pending call ends: call_done re-enters
+         * the core, which may forget this guest again or end the job that
+         * holds the domain; neither may find g. */
+        host->guest_set_data(guest, NULL);
+        DomaindCall *call = g_steal_pointer(&g->call);
+        bool destroying = g->op == XEN_OP_DESTROY;
+        xen_guest_free(g); /* libxl's and pygrub's work for it finishes unheard */
+        if (!call)
+                return;
+        if (destroying) /* what it asked for */
+                host->call_done(call, DOMAIND_OK, NULL);
+        else
+                host->call_done(call, DOMAIND_ERROR_FAILED, "the domain went away");
 }
 
 static const DomaindPlugin xen_plugin = {

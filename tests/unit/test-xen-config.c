@@ -2,8 +2,9 @@
 /*
  * The Xen plugin without Xen: domain XML → libxl_domain_config, checked on
  * libxl's own JSON of the result (libxl_domain_config_to_json(NULL, ...)
- * needs no ctx), and pygrub driven by the plugin's runner on real ext4
- * images made with mke2fs -d.
+ * needs no ctx), pygrub driven by the plugin's runner on real ext4
+ * images made with mke2fs -d, and libxl's fd hooks on sd-event
+ * (xen-event.c, included: its hooks are static; libxl's side is faked).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 
 #include "pygrub.h"
 #include "xen-config.h"
+#include "xen-event.c"
 
 /* ---- helpers ---- */
 
@@ -424,6 +426,95 @@ static void test_pygrub_failure(void **state) {
         boot_result_clear(&r);
 }
 
+/* ---- libxl's fd hooks (xen-event.c) without a libxl ctx ---- */
+
+/* what xen-event.c refers to outside itself */
+void xen_on_domain_shutdown(XenGuest *g, int reason) {
+}
+
+void xen_on_domain_death(XenGuest *g) {
+}
+
+/* libxl's side, interposed: which registrations libxl heard of */
+static struct {
+        unsigned seen; /* bit per registration (its for_libxl is a bit number) */
+        short revents;
+} occurred;
+
+void libxl_osevent_occurred_fd(libxl_ctx *ctx, void *for_libxl, int fd, short events, short revents) {
+        occurred.seen |= 1u << GPOINTER_TO_UINT(for_libxl);
+        occurred.revents = revents;
+}
+
+static void quiet_log(int priority, const char *format, ...) {
+}
+
+typedef struct HookFixture {
+        DomaindHost host;
+        XenHv hv;
+} HookFixture;
+
+static void hook_fixture_init(HookFixture *fx) {
+        *fx = (HookFixture){ .host = { .abi_version = DOMAIND_PLUGIN_ABI_VERSION, .log = quiet_log } };
+        assert_int_equal(sd_event_new(&fx->host.event), 0);
+        fx->hv.host = &fx->host;
+}
+
+static unsigned run_loop(HookFixture *fx) {
+        occurred.seen = 0;
+        occurred.revents = 0;
+        for (int i = 0; i < 10; i++)
+                assert_true(sd_event_run(fx->host.event, 0) >= 0);
+        return occurred.seen;
+}
+
+/* The save/restore image is a regular file, which epoll refuses (EPERM):
+ * it is always ready, as poll() says, while libxl wants events */
+static void test_fd_hook_regular_file(void **state) {
+        HookFixture fx;
+        hook_fixture_init(&fx);
+        char path[] = "/tmp/xen-fd-hook-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        unlink(path);
+        void *reg = NULL;
+        assert_int_equal(osevent_hooks.fd_register(&fx.hv, fd, &reg, POLLOUT, GUINT_TO_POINTER(1)), 0);
+        assert_int_equal(run_loop(&fx), 1u << 1);
+        assert_int_equal(occurred.revents, POLLOUT);
+        assert_int_equal(osevent_hooks.fd_modify(&fx.hv, fd, &reg, 0), 0);
+        assert_int_equal(run_loop(&fx), 0);
+        assert_int_equal(osevent_hooks.fd_modify(&fx.hv, fd, &reg, POLLIN), 0);
+        assert_int_equal(run_loop(&fx), 1u << 1);
+        assert_int_equal(occurred.revents, POLLIN);
+        osevent_hooks.fd_deregister(&fx.hv, fd, reg);
+        assert_int_equal(run_loop(&fx), 0);
+        close(fd);
+        sd_event_unref(fx.host.event);
+}
+
+/* A registration turned off leaves epoll; libxl registering the same fd
+ * meanwhile must not make turning the first on again fail (EEXIST) */
+static void test_fd_hook_reenable_same_fd(void **state) {
+        HookFixture fx;
+        hook_fixture_init(&fx);
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        void *first = NULL, *second = NULL;
+        assert_int_equal(osevent_hooks.fd_register(&fx.hv, p[0], &first, POLLIN, GUINT_TO_POINTER(1)), 0);
+        assert_int_equal(osevent_hooks.fd_modify(&fx.hv, p[0], &first, 0), 0);
+        assert_int_equal(osevent_hooks.fd_register(&fx.hv, p[0], &second, POLLIN, GUINT_TO_POINTER(2)), 0);
+        assert_int_equal(osevent_hooks.fd_modify(&fx.hv, p[0], &first, POLLIN), 0);
+        assert_int_equal(run_loop(&fx), 0);
+        assert_int_equal(write(p[1], "x", 1), 1);
+        assert_int_equal(run_loop(&fx), (1u << 1) | (1u << 2));
+        assert_int_equal(occurred.revents, POLLIN);
+        osevent_hooks.fd_deregister(&fx.hv, p[0], first);
+        osevent_hooks.fd_deregister(&fx.hv, p[0], second);
+        close(p[0]);
+        close(p[1]);
+        sd_event_unref(fx.host.event);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_pv_pygrub),
@@ -437,6 +528,8 @@ int main(void) {
                 cmocka_unit_test(test_pygrub_made_image),
                 cmocka_unit_test(test_pygrub_test_image),
                 cmocka_unit_test(test_pygrub_failure),
+                cmocka_unit_test(test_fd_hook_regular_file),
+                cmocka_unit_test(test_fd_hook_reenable_same_fd),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
