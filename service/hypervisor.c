@@ -65,8 +65,17 @@ static void host_job_progress(DomaindGuest *g, uint64_t processed, uint64_t tota
 
 static void host_status_changed(DomaindGuest *g) {
         Domain *d = domain_from_guest(g);
-        if (domain_is_active(d) && !d->gone)
-                domain_save_status(d);
+        if (!domain_is_active(d) || d->gone)
+                return;
+        /* a new process or domain behind the same guest (Xen recreates the
+         * domain on reset): the Id moves with it */
+        DomaindGuestInfo info;
+        domain_get_info(d, &info);
+        if (info.id >= 0 && info.id != d->id) {
+                d->id = info.id;
+                domain_emit_changed(d, "Id", NULL);
+        }
+        domain_save_status(d);
 }
 
 static void init_host(Hypervisor *h) {

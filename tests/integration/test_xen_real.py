@@ -39,7 +39,8 @@ from harness import REPO_ROOT, build_dir
 XL_STEPS = ["xen-start", "xl-create", "xl-marker", "xl-pause", "xl-save", "xl-restore",
             "xl-shutdown"]
 DOMAIND_STEPS = ["domaind-start", "define", "start", "marker", "suspend", "resume", "save",
-                 "restore", "alive", "console", "shutdown", "undefine", "events",
+                 "restore", "alive", "console", "restart", "reboot", "shutdown", "managed-save",
+                 "destroy", "undefine", "events",
                  "domaind-exit"]
 
 LINE_RE = re.compile(r"^XEN-E2E step=(\S+) result=(ok|fail) detail=(.*)$")

@@ -19,6 +19,7 @@ import argparse
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -346,6 +347,96 @@ class Scenario:
         finally:
             os.close(fd)
 
+    def name_owned(self):
+        return self.conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                   "NameHasOwner", GLib.Variant("(s)", (BUS_NAME,)), None,
+                                   Gio.DBusCallFlags.NONE, 5000, None).unpack()[0]
+
+    def wait_owner(self, owned, timeout):
+        end = time.monotonic() + timeout
+        while self.name_owned() != owned:
+            if time.monotonic() >= end:
+                raise Fail(f"org.domaind1 {'did not appear' if owned else 'stayed'} within {timeout} s")
+            time.sleep(0.1)
+
+    def s_restart(self):
+        """kill -9 domaind and start it again with the same command line: the
+        guest keeps running under Xen, domaind finds it with the same Id and
+        still controls it."""
+        pidfile = self.args.domaind_pidfile
+        pid = int(open(pidfile).read())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [a.decode() for a in f.read().split(b"\0")[:-1]]
+        domid = self.get(self.dom, DOMAIN, "Id")
+        os.kill(pid, signal.SIGKILL)
+        self.wait_owner(False, 10)
+        if not self.xl_state():
+            raise Fail("the guest died with domaind")
+        log = open("/run/e2e/domaind.log", "ab")
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        with open(pidfile, "w") as f:
+            f.write(f"{child.pid}\n")
+        self.wait_owner(True, 30)
+        st = self.state_reason()
+        new_domid = self.get(self.dom, DOMAIN, "Id")
+        if not st.startswith("running") or new_domid != domid:
+            raise Fail(f"after the restart: State {st}, Id {new_domid} (was {domid})")
+        self.call(self.dom, DOMAIN, "Suspend")
+        paused = self.xl_state()
+        self.call(self.dom, DOMAIN, "Resume")
+        if "p" not in paused or "p" in self.xl_state():
+            raise Fail(f"not controllable after the restart: xl {paused!r} after Suspend")
+        return f"{st} Id={new_domid} unchanged, Suspend/Resume work (xl {paused} then {self.xl_state()})"
+
+    def wait_new_marker(self, before, after_what):
+        end = time.monotonic() + BOOT_TIMEOUT
+        while self.console_text().count(MARKER) <= before:
+            if time.monotonic() >= end:
+                raise Fail(f"no new {MARKER} {BOOT_TIMEOUT}s after {after_what} (state {self.state_reason()}, "
+                           f"xl {self.xl_state()!r})")
+            self.pump(1.0)
+
+    def s_reboot(self):
+        before = self.console_text().count(MARKER)
+        self.call(self.dom, DOMAIN, "Reboot", "t", (0,))
+        self.wait_new_marker(before, "Reboot")
+        st = self.state_reason()
+        if not st.startswith("running"):
+            raise Fail(f"after Reboot: State {st}")
+        # Xen reboots by building a new domain: Id must follow it
+        r = subprocess.run(["xl", "domid", NAME], capture_output=True, text=True)
+        domid = self.get(self.dom, DOMAIN, "Id")
+        if r.returncode != 0 or int(r.stdout.strip()) != domid:
+            raise Fail(f"after Reboot: Id {domid}, but xl domid says {r.stdout.strip() or r.stderr.strip()}")
+        return f"{st} Id={domid} (as xl domid), the guest booted again"
+
+    def s_managed_save(self):
+        before = self.console_text().count(MARKER)
+        self.call(self.dom, DOMAIN, "Start", "t", (0,))
+        # a PV guest answers the suspend request only once its kernel is up
+        self.wait_new_marker(before, "Start")
+        self.call(self.dom, DOMAIN, "ManagedSave", "t", (0,))
+        st = self.state_reason()
+        if not st.startswith("saved") or self.xl_state() or not self.get(self.dom, DOMAIN, "HasManagedSave"):
+            raise Fail(f"after ManagedSave: State {st}, xl {self.xl_state()!r}")
+        self.call(self.dom, DOMAIN, "Start", "t", (0,))
+        st2 = self.state_reason()
+        if not st2.startswith("running/restored") or not self.xl_state():
+            raise Fail(f"Start of a managed-saved domain: State {st2}, xl {self.xl_state()!r}")
+        return f"{st}, then Start: {st2}"
+
+    def s_destroy(self):
+        self.call(self.dom, DOMAIN, "Destroy", "t", (0,))
+        st = self.state_reason()
+        end = time.monotonic() + 30
+        while self.xl_state():
+            if time.monotonic() >= end:
+                raise Fail(f"State {st} but xl still lists {NAME}")
+            time.sleep(0.5)
+        if not st.startswith("shutoff/destroyed"):
+            raise Fail(f"after Destroy: State {st}")
+        return st
+
     def s_shutdown(self):
         self.call(self.dom, DOMAIN, "Shutdown", "t", (0,))
         t = time.monotonic()
@@ -370,7 +461,8 @@ class Scenario:
     def s_events(self):
         want = [("defined", "added"), ("started", "booted"), ("suspended", "paused"),
                 ("resumed", "unpaused"), ("stopped", "saved"), ("started", "restored"),
-                ("stopped", "shutdown"), ("undefined", "removed")]
+                ("stopped", "shutdown"), ("stopped", "saved"), ("started", "restored"),
+                ("stopped", "destroyed"), ("undefined", "removed")]
         self.pump(0.5)
         got = list(self.events)
         i = 0
@@ -408,10 +500,13 @@ class Scenario:
             else:
                 self.step("alive", self.s_alive)
                 self.step("console", self.s_console)
+                self.step("restart", self.s_restart)
+                self.step("reboot", self.s_reboot)
         else:
             # the guest may still run: go on with shutdown
             pass
-        self.step("shutdown", self.s_shutdown)
+        if self.step("shutdown", self.s_shutdown):
+            self.step("managed-save", self.s_managed_save) and self.step("destroy", self.s_destroy)
         self.step("undefine", self.s_undefine, needs=self.dom is not None)
         self.step("events", self.s_events, needs=False)
         self.cleanup()
@@ -424,6 +519,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--console-dir", required=True)
     ap.add_argument("--results")
+    ap.add_argument("--domaind-pidfile", required=True)
     args = ap.parse_args()
     s = Scenario(args)
     try:
