@@ -38,7 +38,7 @@ from harness import REPO_ROOT, build_dir
 
 XL_STEPS = ["xen-start", "xl-create", "xl-marker", "xl-pause", "xl-save", "xl-restore",
             "xl-shutdown"]
-DOMAIND_STEPS = ["domaind-start", "define", "start", "marker", "suspend", "resume", "save",
+DOMAIND_STEPS = ["domaind-start", "define", "start", "marker", "domctl", "suspend", "resume", "save",
                  "restore", "alive", "console", "restart", "reboot", "shutdown", "managed-save",
                  "destroy", "undefine", "events",
                  "domaind-exit"]

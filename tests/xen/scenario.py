@@ -271,6 +271,24 @@ class Scenario:
             self.pump(1.0)
         return f"{MARKER} {time.monotonic() - t:.0f}s after Start returned"
 
+    def s_domctl(self):
+        """domctl, unchanged, against --hypervisor xen (issue 6 item 8)."""
+        domctl = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin", "domctl")
+        base = [domctl, f"--bus={self.args.bus}", "--hypervisor", "xen"]
+        out = {}
+        for verb in (["list", "--all"], ["dominfo", NAME], ["domstate", NAME]):
+            r = subprocess.run(base + verb, capture_output=True, text=True, timeout=60)
+            if r.returncode != 0:
+                raise Fail(f"domctl {' '.join(verb)}: exit {r.returncode}: {r.stderr.strip()}")
+            out[verb[0]] = r.stdout
+        if NAME not in out["list"] or "running" not in out["list"]:
+            raise Fail(f"domctl list --all: {out['list']!r}")
+        if "running" not in out["domstate"]:
+            raise Fail(f"domctl domstate: {out['domstate']!r}")
+        if self.uuid not in out["dominfo"]:
+            raise Fail(f"domctl dominfo lacks the UUID {self.uuid}: {out['dominfo']!r}")
+        return "list, dominfo and domstate agree: " + out["domstate"].strip()
+
     def s_suspend(self):
         self.call(self.dom, DOMAIN, "Suspend")
         st = self.state_reason()
@@ -493,6 +511,7 @@ class Scenario:
             self.broken = self.broken or "start failed"
         if not self.step("marker", self.s_marker):
             self.broken = self.broken or "the guest did not boot"
+        self.step("domctl", self.s_domctl)
         self.step("suspend", self.s_suspend) and self.step("resume", self.s_resume)
         if self.step("save", self.s_save):
             if not self.step("restore", self.s_restore):
