@@ -12,6 +12,7 @@
  * when polkitd itself comes or goes.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -264,22 +265,23 @@ static void query_start(AuthQuery *q) {
 
 /* ---- the hook ---- */
 
-/* hypervisor, domain, uuid, method: what a rules file can look at. */
-static char **make_details(sd_bus_message *message, Hypervisor *h, const char *name, const char *uuid) {
+/* The details a rules file can look at: key, value pairs up to a NULL key
+ * (a NULL value leaves its key out), then the method. */
+static char **make_details(sd_bus_message *message, ...) {
         GPtrArray *a = g_ptr_array_new();
-#define ADD(k, v)                                                                                                      \
-        do {                                                                                                           \
-                g_ptr_array_add(a, g_strdup(k));                                                                       \
-                g_ptr_array_add(a, g_strdup(v));                                                                       \
-        } while (0)
-        if (h)
-                ADD("hypervisor", h->name);
-        if (name)
-                ADD("domain", name);
-        if (uuid)
-                ADD("uuid", uuid);
-        ADD("method", sd_bus_message_get_member(message));
-#undef ADD
+        va_list ap;
+        va_start(ap, message);
+        const char *key;
+        while ((key = va_arg(ap, const char *))) {
+                const char *value = va_arg(ap, const char *);
+                if (!value)
+                        continue;
+                g_ptr_array_add(a, g_strdup(key));
+                g_ptr_array_add(a, g_strdup(value));
+        }
+        va_end(ap);
+        g_ptr_array_add(a, g_strdup("method"));
+        g_ptr_array_add(a, g_strdup(sd_bus_message_get_member(message)));
         g_ptr_array_add(a, NULL);
         return (char **) g_ptr_array_free(a, false);
 }
@@ -312,66 +314,36 @@ static int verdict_to_result(AuthQuery *q, sd_bus_error *error) {
         }
 }
 
-int auth_check(Manager *m, sd_bus_message *message, AuthAction action, Hypervisor *h, Domain *d,
-               sd_bus_error *error) {
-        return auth_check_named(m, message, action, h, d ? domain_name(d) : NULL, d ? d->uuid : NULL, error);
-}
-
-/* storage: pool, volume, method. */
-static char **make_storage_details(sd_bus_message *message, const char *pool, const char *volume) {
-        GPtrArray *a = g_ptr_array_new();
-        if (pool) {
-                g_ptr_array_add(a, g_strdup("pool"));
-                g_ptr_array_add(a, g_strdup(pool));
-        }
-        if (volume) {
-                g_ptr_array_add(a, g_strdup("volume"));
-                g_ptr_array_add(a, g_strdup(volume));
-        }
-        g_ptr_array_add(a, g_strdup("method"));
-        g_ptr_array_add(a, g_strdup(sd_bus_message_get_member(message)));
-        g_ptr_array_add(a, NULL);
-        return (char **) g_ptr_array_free(a, false);
-}
-
-static int auth_check_details(Manager *m, sd_bus_message *message, AuthAction action, char **details,
-                              sd_bus_error *error);
-
-int auth_check_named(Manager *m, sd_bus_message *message, AuthAction action, Hypervisor *h, const char *name,
-                     const char *uuid, sd_bus_error *error) {
-        return auth_check_details(m, message, action, make_details(message, h, name, uuid), error);
-}
-
-int auth_check_storage(Manager *m, sd_bus_message *message, AuthAction action, const char *pool, const char *volume,
-                       sd_bus_error *error) {
-        return auth_check_details(m, message, action, make_storage_details(message, pool, volume), error);
-}
-
-/* Takes details. */
-static int auth_check_details(Manager *m, sd_bus_message *message, AuthAction action, char **details,
-                              sd_bus_error *error) {
-        /* The second dispatch of a call whose query has ended. */
+/* What needs no polkit: the second dispatch of a call whose query has
+ * ended (or is still pending), a call without a sender, root. Returns true
+ * with *ret set when decided. */
+static bool decided_without_polkit(Manager *m, sd_bus_message *message, int *ret, sd_bus_error *error) {
         AuthQuery *q = g_hash_table_lookup(m->auth_queries, message);
         if (q) {
-                if (q->verdict == VERDICT_PENDING)
-                        return 0;
-                g_strfreev(details);
-                int r = verdict_to_result(q, error);
-                g_hash_table_remove(m->auth_queries, message);
-                return r;
+                *ret = 0;
+                if (q->verdict != VERDICT_PENDING) {
+                        *ret = verdict_to_result(q, error);
+                        g_hash_table_remove(m->auth_queries, message);
+                }
+                return true;
         }
-
         const char *sender = sd_bus_message_get_sender(message);
         if (!sender) {
-                g_strfreev(details);
-                return bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "calls without a sender are not accepted");
+                *ret = bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "calls without a sender are not accepted");
+                return true;
         }
         gpointer uid;
         if (g_hash_table_lookup_extended(m->uid_cache, sender, NULL, &uid) && GPOINTER_TO_UINT(uid) == 0) {
-                g_strfreev(details);
-                return 1; /* root is always authorized, polkit or not */
+                *ret = 1; /* root is always authorized, polkit or not */
+                return true;
         }
+        return false;
+}
 
+/* A yes from the cache, or a query to polkit (the call is dispatched again
+ * once it answers). Takes details. */
+static int ask_polkit_for(Manager *m, sd_bus_message *message, AuthAction action, char **details) {
+        const char *sender = sd_bus_message_get_sender(message);
         char *key = make_cache_key(action, details);
         if (cache_has(m, sender, key)) {
                 g_strfreev(details);
@@ -379,7 +351,7 @@ static int auth_check_details(Manager *m, sd_bus_message *message, AuthAction ac
                 return 1;
         }
 
-        q = g_new0(AuthQuery, 1);
+        AuthQuery *q = g_new0(AuthQuery, 1);
         q->manager = m;
         q->message = sd_bus_message_ref(message);
         q->action = action;
@@ -389,4 +361,27 @@ static int auth_check_details(Manager *m, sd_bus_message *message, AuthAction ac
         g_hash_table_insert(m->auth_queries, message, q);
         query_start(q);
         return 0;
+}
+
+int auth_check(Manager *m, sd_bus_message *message, AuthAction action, Hypervisor *h, Domain *d,
+               sd_bus_error *error) {
+        return auth_check_named(m, message, action, h, d ? domain_name(d) : NULL, d ? d->uuid : NULL, error);
+}
+
+int auth_check_named(Manager *m, sd_bus_message *message, AuthAction action, Hypervisor *h, const char *name,
+                     const char *uuid, sd_bus_error *error) {
+        int r;
+        if (decided_without_polkit(m, message, &r, error))
+                return r;
+        return ask_polkit_for(m, message, action,
+                              make_details(message, "hypervisor", h ? h->name : NULL, "domain", name, "uuid", uuid,
+                                           NULL));
+}
+
+int auth_check_storage(Manager *m, sd_bus_message *message, AuthAction action, const char *pool, const char *volume,
+                       sd_bus_error *error) {
+        int r;
+        if (decided_without_polkit(m, message, &r, error))
+                return r;
+        return ask_polkit_for(m, message, action, make_details(message, "pool", pool, "volume", volume, NULL));
 }
