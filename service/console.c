@@ -95,13 +95,18 @@ static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-int console_session_open(Domain *d, int guest_fd, int *ret_client_fd, sd_bus_error *error) {
-        _cleanup_(closep) int fd = guest_fd;
-        int pair[2];
+int console_check_free(Domain *d, sd_bus_error *error) {
         if (d->console)
                 return bus_error_setf(error, ERROR_BUSY,
                                       "a console of domain '%s' is already open by another client: close it first",
                                       domain_name(d));
+        return 0;
+}
+
+int console_session_open(Domain *d, int guest_fd, int *ret_client_fd, sd_bus_error *error) {
+        _cleanup_(closep) int fd = guest_fd;
+        int pair[2];
+        g_assert(!d->console); /* the caller asked console_check_free() first */
         if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
             socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0)
                 return -errno;

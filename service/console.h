@@ -6,7 +6,9 @@
 
 #include "domain.h"
 
-/* Takes guest_fd (also on failure). Busy when the domain already has a
- * session. On success *ret_client_fd is the caller's end. */
+/* Busy while the domain has a session: ask before the plugin opens anything. */
+int console_check_free(Domain *d, sd_bus_error *error);
+/* Takes guest_fd (also on failure). The domain must have no session. On
+ * success *ret_client_fd is the caller's end. */
 int console_session_open(Domain *d, int guest_fd, int *ret_client_fd, sd_bus_error *error);
 void console_session_close(ConsoleSession *s);

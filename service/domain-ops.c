@@ -853,17 +853,16 @@ int domain_op_open_console(Domain *d, sd_bus_message *m, const char *device, sd_
         if (!domain_is_active(d))
                 return bus_error_setf(error, ERROR_INVALID_STATE, "domain '%s' is not active (state: %s)",
                                       domain_name(d), domain_state_to_string(d->state));
-        if (d->console)
-                return bus_error_setf(error, ERROR_BUSY,
-                                      "a console of domain '%s' is already open by another client: close it first",
-                                      domain_name(d));
+        int k = console_check_free(d, error);
+        if (k < 0)
+                return k;
         g_autofree char *message = NULL;
         int guest_fd = -1;
         DomaindResult r = PLUGIN(d)->open_console(HV(d), GUEST(d), device, &guest_fd, &message);
         if (r != DOMAIND_OK)
                 return bus_error_setf(error, result_to_error_name(r), "%s", message ? message : "cannot open the console");
         _cleanup_(closep) int client_fd = -1;
-        int k = console_session_open(d, guest_fd, &client_fd, error);
+        k = console_session_open(d, guest_fd, &client_fd, error);
         if (k < 0)
                 return k;
         return sd_bus_reply_method_return(m, "h", client_fd); /* sd-bus sends a duplicate */
