@@ -37,8 +37,7 @@ G_DEFINE_QUARK(domain-xml-error-quark, domain_xml_error)
 
 /* ---- errors ---------------------------------------------------------- */
 
-static bool fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static bool fail(GError **error, const char *fmt, ...) {
+bool xml_fail(GError **error, const char *fmt, ...) {
         va_list ap;
 
         if (error) {
@@ -61,7 +60,7 @@ static bool fail_value(GError **error, const char *where, const char *value, con
         } else
                 shown = g_strdup(value);
 
-        return fail(error, "%s: '%s' %s", where, shown, problem);
+        return xml_fail(error, "%s: '%s' %s", where, shown, problem);
 }
 
 static bool check_enum(const char *where, const char *value, const char *const *allowed, GError **error) {
@@ -224,16 +223,16 @@ static bool mac_normalize(const char *s, char out[18]) {
 
 static bool validate_name(const char *where, const char *name, GError **error) {
         if (!*name)
-                return fail(error, "%s: must not be empty", where);
+                return xml_fail(error, "%s: must not be empty", where);
         if (name[0] == '-')
                 return fail_value(error, where, name, "must not start with '-'");
         if (strchr(name, '/'))
                 return fail_value(error, where, name, "must not contain '/'");
         for (const char *p = name; *p; p = g_utf8_next_char(p))
                 if (g_unichar_iscntrl(g_utf8_get_char(p)))
-                        return fail(error, "%s: must not contain control characters", where);
+                        return xml_fail(error, "%s: must not contain control characters", where);
         if (g_utf8_strlen(name, -1) > NAME_MAX_CHARS)
-                return fail(error, "%s: longer than %d characters", where, NAME_MAX_CHARS);
+                return xml_fail(error, "%s: longer than %d characters", where, NAME_MAX_CHARS);
         return true;
 }
 
@@ -247,7 +246,7 @@ static const char *node_name(const xmlNode *n) {
         return (const char *) n->name;
 }
 
-static char *get_attr(const xmlNode *n, const char *name) {
+char *xml_get_attr(const xmlNode *n, const char *name) {
         g_autoptr(xmlChar) v = xmlGetNoNsProp(n, BAD_CAST name);
 
         return v ? g_strdup((const char *) v) : NULL;
@@ -259,7 +258,7 @@ static char *get_text(const xmlNode *n) {
         return g_strdup(v ? (const char *) v : "");
 }
 
-static char *get_stripped_text(const xmlNode *n) {
+char *xml_get_stripped_text(const xmlNode *n) {
         return g_strstrip(get_text(n));
 }
 
@@ -272,7 +271,7 @@ static bool get_unique_child(xmlNode *parent, const char *name, const char *wher
                 if (!is_element(c, name))
                         continue;
                 if (*ret)
-                        return fail(error, "%s: more than one <%s>", where, name);
+                        return xml_fail(error, "%s: more than one <%s>", where, name);
                 *ret = c;
         }
         return true;
@@ -289,14 +288,14 @@ static char *where_attr(const char *where, const char *attr) {
 /* An attribute that must be present and non-empty. */
 static bool require_attr(const xmlNode *n, const char *attr, const char *where,
                          char **ret, GError **error) {
-        g_autofree char *v = get_attr(n, attr);
+        g_autofree char *v = xml_get_attr(n, attr);
         g_autofree char *w = NULL;
 
         if (!v)
-                return fail(error, "%s: missing %s attribute", where, attr);
+                return xml_fail(error, "%s: missing %s attribute", where, attr);
         if (!*v) {
                 w = where_attr(where, attr);
-                return fail(error, "%s: must not be empty", w);
+                return xml_fail(error, "%s: must not be empty", w);
         }
         *ret = g_steal_pointer(&v);
         return true;
@@ -304,7 +303,7 @@ static bool require_attr(const xmlNode *n, const char *attr, const char *where,
 
 static bool check_enum_attr(const xmlNode *n, const char *attr, const char *where,
                             const char *const *allowed, GError **error) {
-        g_autofree char *v = get_attr(n, attr);
+        g_autofree char *v = xml_get_attr(n, attr);
         g_autofree char *w = NULL;
 
         if (!v)
@@ -371,19 +370,19 @@ xmlDoc *xml_read_document(const char *xml, const char *root_name, GError **error
         size_t len;
 
         if (!xml || !*xml) {
-                fail(error, "empty XML document");
+                xml_fail(error, "empty XML document");
                 return NULL;
         }
         len = strlen(xml);
         if (len > INT_MAX) {
-                fail(error, "XML document too large");
+                xml_fail(error, "XML document too large");
                 return NULL;
         }
 
         init_libxml();
         ctxt = xmlNewParserCtxt();
         if (!ctxt) {
-                fail(error, "out of memory");
+                xml_fail(error, "out of memory");
                 return NULL;
         }
         ctxt->_private = &state;
@@ -403,23 +402,23 @@ xmlDoc *xml_read_document(const char *xml, const char *root_name, GError **error
         first_error = state.first_error;
 
         if (state.doctype || (doc && (doc->intSubset || doc->extSubset))) {
-                fail(error, "<!DOCTYPE>: not allowed in %s XML", root_name);
+                xml_fail(error, "<!DOCTYPE>: not allowed in %s XML", root_name);
                 return NULL;
         }
         /* undeclared namespace prefixes are only "namespace errors" to
          * libxml2; refuse them too, they are not XML anyone meant */
         if (!doc || !ctxt->wellFormed || !ctxt->nsWellFormed) {
-                fail(error, "malformed XML: %s", first_error ? first_error : "cannot parse");
+                xml_fail(error, "malformed XML: %s", first_error ? first_error : "cannot parse");
                 return NULL;
         }
 
         root = xmlDocGetRootElement(doc);
         if (!root) {
-                fail(error, "<%s>: missing root element", root_name);
+                xml_fail(error, "<%s>: missing root element", root_name);
                 return NULL;
         }
         if (!is_element(root, root_name)) {
-                fail(error, "<%s>: expected as root element, found <%s>", root_name, node_name(root));
+                xml_fail(error, "<%s>: expected as root element, found <%s>", root_name, node_name(root));
                 return NULL;
         }
 
@@ -530,7 +529,7 @@ static bool collect_top(xmlNode *root, TopElements *top, GError **error) {
                                 continue;
                         slot = (xmlNode **) ((char *) top + top_slots[i].offset);
                         if (*slot)
-                                return fail(error, "<domain>: more than one <%s>", top_slots[i].name);
+                                return xml_fail(error, "<domain>: more than one <%s>", top_slots[i].name);
                         *slot = c;
                         break;
                 }
@@ -553,7 +552,7 @@ static bool parse_name(xmlNode *n, DomainDef *def, GError **error) {
         g_autofree char *name = NULL;
 
         if (!n)
-                return fail(error, "<domain>: missing <name>");
+                return xml_fail(error, "<domain>: missing <name>");
         name = get_text(n);
         if (!validate_name("<name>", name, error))
                 return false;
@@ -572,7 +571,7 @@ static bool parse_uuid(xmlNode *root, xmlNode *n, DomainDef *def, GError **error
                 return true;
         }
 
-        text = get_stripped_text(n);
+        text = xml_get_stripped_text(n);
         if (!uuid_normalize(text, def->uuid))
                 return fail_value(error, "<uuid>", text, "is not a UUID");
         if (strcmp(def->uuid, "00000000-0000-0000-0000-000000000000") == 0)
@@ -583,8 +582,8 @@ static bool parse_uuid(xmlNode *root, xmlNode *n, DomainDef *def, GError **error
 
 /* <memory>/<currentMemory> in KiB, rounded up like libvirt does */
 static bool parse_memory_element(xmlNode *n, const char *where, uint64_t *ret_kib, GError **error) {
-        g_autofree char *text = get_stripped_text(n);
-        g_autofree char *unit = get_attr(n, "unit");
+        g_autofree char *text = xml_get_stripped_text(n);
+        g_autofree char *unit = xml_get_attr(n, "unit");
         char buf[32];
         uint64_t v, bytes;
         int r;
@@ -599,9 +598,9 @@ static bool parse_memory_element(xmlNode *n, const char *where, uint64_t *ret_ki
                 return fail_value(error, w, unit, "is not a known unit");
         }
         if (!parse_scaled_size(text, unit, 1024, &bytes))
-                return fail(error, "%s: '%s %s' is too large", where, text, unit ?: "KiB");
+                return xml_fail(error, "%s: '%s %s' is too large", where, text, unit ?: "KiB");
         if (bytes == 0)
-                return fail(error, "%s: must be greater than zero", where);
+                return xml_fail(error, "%s: must be greater than zero", where);
 
         *ret_kib = bytes / 1024 + (bytes % 1024 != 0);
         g_snprintf(buf, sizeof buf, "%" PRIu64, *ret_kib);
@@ -614,7 +613,7 @@ static bool parse_memory(xmlNode *root, const TopElements *top, DomainDef *def, 
         xmlNode *cur;
 
         if (!top->memory)
-                return fail(error, "<domain>: missing <memory>");
+                return xml_fail(error, "<domain>: missing <memory>");
         if (!parse_memory_element(top->memory, "<memory>", &def->memory_kib, error))
                 return false;
 
@@ -631,7 +630,7 @@ static bool parse_memory(xmlNode *root, const TopElements *top, DomainDef *def, 
         if (!parse_memory_element(top->current_memory, "<currentMemory>", &def->current_kib, error))
                 return false;
         if (def->current_kib > def->memory_kib)
-                return fail(error, "<currentMemory>: %" PRIu64 " KiB exceeds <memory> of %" PRIu64 " KiB",
+                return xml_fail(error, "<currentMemory>: %" PRIu64 " KiB exceeds <memory> of %" PRIu64 " KiB",
                             def->current_kib, def->memory_kib);
         return true;
 }
@@ -647,16 +646,16 @@ static bool parse_vcpu(xmlNode *root, xmlNode *n, DomainDef *def, GError **error
                 return true;
         }
 
-        text = get_stripped_text(n);
+        text = xml_get_stripped_text(n);
         if (parse_u64(text, &v) < 0)
                 return fail_value(error, "<vcpu>", text, "is not a number");
         if (v == 0)
-                return fail(error, "<vcpu>: must be at least 1");
+                return xml_fail(error, "<vcpu>: must be at least 1");
         if (v > UINT_MAX)
                 return fail_value(error, "<vcpu>", text, "is too large");
         def->vcpus = (unsigned) v;
 
-        current = get_attr(n, "current");
+        current = xml_get_attr(n, "current");
         if (current) {
                 if (parse_u64(current, &c) < 0)
                         return fail_value(error, "<vcpu current>", current, "is not a number");
@@ -676,10 +675,10 @@ static bool parse_os(xmlNode *os, DomainDef *def, GError **error) {
         if (!get_unique_child(os, "type", "<os>", &type_node, error))
                 return false;
         if (!type_node)
-                return fail(error, "<os>: missing <type>");
-        type = get_stripped_text(type_node);
+                return xml_fail(error, "<os>: missing <type>");
+        type = xml_get_stripped_text(type_node);
         if (!*type)
-                return fail(error, "<os><type>: must not be empty");
+                return xml_fail(error, "<os><type>: must not be empty");
 
         for (xmlNode *c = os->children; c; c = c->next) {
                 g_autofree char *dev = NULL;
@@ -731,7 +730,7 @@ static bool parse_lifecycle(xmlNode *root, xmlNode *n, const char *name, bool cr
                 return true;
         }
 
-        text = get_stripped_text(n);
+        text = xml_get_stripped_text(n);
         for (size_t i = 0; i < n_allowed; i++)
                 if (strcmp(text, lifecycle_names[i]) == 0) {
                         *ret = (LifecycleAction) i;
@@ -774,30 +773,30 @@ static bool parse_disk_source(xmlNode *disk, const char *type, const char *devic
         if (!get_unique_child(disk, "source", "<disk>", &source, error))
                 return false;
         if (source)
-                path = get_attr(source, attr);
+                path = xml_get_attr(source, attr);
 
         if (!path) {
-                other_path = source ? get_attr(source, other) : NULL;
+                other_path = source ? xml_get_attr(source, other) : NULL;
                 if (other_path)
-                        return fail(error, "<disk><source>: a type='%s' disk takes %s=, not %s=",
+                        return xml_fail(error, "<disk><source>: a type='%s' disk takes %s=, not %s=",
                                     type, attr, other);
                 /* an empty cdrom or floppy drive */
                 if (removable)
                         return true;
                 if (!source)
-                        return fail(error, "<disk>: missing <source>");
-                return fail(error, "<disk><source>: missing %s attribute", attr);
+                        return xml_fail(error, "<disk>: missing <source>");
+                return xml_fail(error, "<disk><source>: missing %s attribute", attr);
         }
         if (!*path)
-                return fail(error, "<disk><source %s>: must not be empty", attr);
+                return xml_fail(error, "<disk><source %s>: must not be empty", attr);
 
         g_ptr_array_add(d->sources, g_steal_pointer(&path));
         return true;
 }
 
 static bool parse_disk(xmlNode *disk, Devices *d, GError **error) {
-        g_autofree char *type = get_attr(disk, "type");
-        g_autofree char *device = get_attr(disk, "device");
+        g_autofree char *type = xml_get_attr(disk, "type");
+        g_autofree char *device = xml_get_attr(disk, "device");
         g_autofree char *dev = NULL;
         xmlNode *driver, *target;
 
@@ -822,7 +821,7 @@ static bool parse_disk(xmlNode *disk, Devices *d, GError **error) {
         if (!get_unique_child(disk, "target", "<disk>", &target, error))
                 return false;
         if (!target)
-                return fail(error, "<disk>: missing <target>");
+                return xml_fail(error, "<disk>: missing <target>");
         if (!require_attr(target, "dev", "<disk><target>", &dev, error))
                 return false;
         if (!check_enum_attr(target, "bus", "<disk><target>",
@@ -835,7 +834,7 @@ static bool parse_disk(xmlNode *disk, Devices *d, GError **error) {
 }
 
 static bool parse_interface(xmlNode *iface, Devices *d, GError **error) {
-        g_autofree char *type = get_attr(iface, "type");
+        g_autofree char *type = xml_get_attr(iface, "type");
         xmlNode *source, *mac, *model;
 
         if (!type)
@@ -849,7 +848,7 @@ static bool parse_interface(xmlNode *iface, Devices *d, GError **error) {
                 g_autofree char *value = NULL;
 
                 if (!source)
-                        return fail(error, "<interface>: a type='%s' interface needs <source %s=...>",
+                        return xml_fail(error, "<interface>: a type='%s' interface needs <source %s=...>",
                                     type, type);
                 if (!require_attr(source, type, "<interface><source>", &value, error))
                         return false;
@@ -932,7 +931,7 @@ static bool parse_graphics(xmlNode *n, GError **error) {
                         STRV("sdl", "vnc", "spice", "rdp", "desktop", "egl-headless", "dbus"), error))
                 return false;
 
-        port = get_attr(n, "port");
+        port = xml_get_attr(n, "port");
         if (port) {
                 int64_t v;
 
@@ -1057,7 +1056,7 @@ DomainDef *domain_def_parse(const char *xml, GError **error) {
 
         def->xml = xml_write_document(doc);
         if (!def->xml) {
-                fail(error, "<domain>: cannot serialize");
+                xml_fail(error, "<domain>: cannot serialize");
                 return NULL;
         }
         return g_steal_pointer(&def);

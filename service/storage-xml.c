@@ -8,15 +8,6 @@
 #include "storage.h"
 #include "xml-util.h"
 
-static bool fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static bool fail(GError **error, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        *error = g_error_new_valist(DOMAIN_XML_ERROR, DOMAIN_XML_ERROR_INVALID, fmt, ap);
-        va_end(ap);
-        return false;
-}
-
 static xmlNode *child(xmlNode *parent, const char *name) {
         for (xmlNode *c = parent ? parent->children : NULL; c; c = c->next)
                 if (c->type == XML_ELEMENT_NODE && !c->ns && xmlStrEqual(c->name, BAD_CAST name))
@@ -24,23 +15,22 @@ static xmlNode *child(xmlNode *parent, const char *name) {
         return NULL;
 }
 
+/* The NULL-tolerant forms let lookups chain: attr_of(child(child(...))). */
 static char *text_of(xmlNode *n) {
-        g_autoptr(xmlChar) v = n ? xmlNodeGetContent(n) : NULL;
-        return v ? g_strstrip(g_strdup((const char *) v)) : NULL;
+        return n ? xml_get_stripped_text(n) : NULL;
 }
 
 static char *attr_of(xmlNode *n, const char *name) {
-        g_autoptr(xmlChar) v = n ? xmlGetNoNsProp(n, BAD_CAST name) : NULL;
-        return v ? g_strdup((const char *) v) : NULL;
+        return n ? xml_get_attr(n, name) : NULL;
 }
 
 /* Text of a required, non-empty element (the message names its path). */
 static bool required_text(xmlNode *parent, const char *name, const char *where, char **ret, GError **error) {
         *ret = text_of(child(parent, name));
         if (!*ret)
-                return fail(error, "%s: missing", where);
+                return xml_fail(error, "%s: missing", where);
         if (!**ret)
-                return fail(error, "%s: must not be empty", where);
+                return xml_fail(error, "%s: must not be empty", where);
         return true;
 }
 
@@ -62,7 +52,7 @@ PoolDef *pool_def_parse(const char *xml, GError **error) {
         g_autoptr(PoolDef) def = g_new0(PoolDef, 1);
         g_autofree char *type = attr_of(root, "type");
         if (!type) {
-                fail(error, "<pool type>: missing (only 'dir' pools exist in domaind)");
+                xml_fail(error, "<pool type>: missing (only 'dir' pools exist in domaind)");
                 return NULL;
         }
         if (!g_str_equal(type, "dir")) {
@@ -78,7 +68,7 @@ PoolDef *pool_def_parse(const char *xml, GError **error) {
         g_autofree char *uuid = text_of(child(root, "uuid"));
         if (uuid && !uuid_normalize(uuid, def->uuid)) {
                 g_autofree char *shown = clip_for_message(uuid);
-                fail(error, "<pool><uuid>: '%s' is not a UUID", shown);
+                xml_fail(error, "<pool><uuid>: '%s' is not a UUID", shown);
                 return NULL;
         }
         return g_steal_pointer(&def);
@@ -125,11 +115,11 @@ static bool parse_size(xmlNode *n, const char *where, uint64_t *ret, GError **er
         g_autofree char *shown_unit = clip_for_message(unit);
         g_autofree char *shown_text = clip_for_message(text);
         if (unit && !parse_scaled_size("0", unit, 1, &ignored))
-                return fail(error, "%s unit: '%s' is not a known unit", where, shown_unit);
+                return xml_fail(error, "%s unit: '%s' is not a known unit", where, shown_unit);
         if (!text || !*text)
-                return fail(error, "%s: must not be empty", where);
+                return xml_fail(error, "%s: must not be empty", where);
         if (!parse_scaled_size(text, unit, 1, ret))
-                return fail(error, "%s: '%s' is not a size in %s", where, shown_text, unit ? shown_unit : "bytes");
+                return xml_fail(error, "%s: '%s' is not a size in %s", where, shown_text, unit ? shown_unit : "bytes");
         return true;
 }
 
@@ -150,7 +140,7 @@ VolumeDef *volume_def_parse(const char *xml, GError **error) {
                 return NULL;
         xmlNode *capacity = child(root, "capacity");
         if (!capacity) {
-                fail(error, "<volume><capacity>: missing");
+                xml_fail(error, "<volume><capacity>: missing");
                 return NULL;
         }
         if (!parse_size(capacity, "<volume><capacity>", &def->capacity, error))

@@ -14,5 +14,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 xmlDoc *xml_read_document(const char *xml, const char *root_name, GError **error);
 /* Indented, UTF-8, without the XML declaration. */
 char *xml_write_document(xmlDoc *doc);
+/* Sets *error (when error is not NULL) to a DOMAIN_XML_ERROR_INVALID with
+ * the message; returns false, so a parser can `return xml_fail(...)`. */
+bool xml_fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* The attribute's value, NULL when absent. */
+char *xml_get_attr(const xmlNode *n, const char *name);
+/* The element's text without surrounding blanks ("" when empty). */
+char *xml_get_stripped_text(const xmlNode *n);
 /* 32 hex digits, bare or dashed; written dashed, lower case. */
 bool uuid_normalize(const char *s, char out[37]);
