@@ -90,10 +90,8 @@ static int pool_method_refresh(sd_bus_message *m, void *userdata, sd_bus_error *
         StoragePool *p = userdata;
         AUTH_POOL(p, AUTH_READ);
         pool_refresh(p, true);
-        if (!p->active)
-                return bus_error_setf(error, ERROR_INVALID_STATE, "pool '%s' is inactive: %s is not a folder",
-                                      p->name, p->target);
-        return sd_bus_reply_method_return(m, "");
+        int r = pool_check_active(p, error);
+        return r < 0 ? r : sd_bus_reply_method_return(m, "");
 }
 
 static int pool_method_get_xml_desc(sd_bus_message *m, void *userdata, sd_bus_error *error) {

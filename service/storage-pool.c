@@ -96,6 +96,14 @@ void pool_update_sizes(StoragePool *p, bool emit) {
                                                "Capacity", "Allocation", "Available", NULL);
 }
 
+int pool_check_active(StoragePool *p, sd_bus_error *error) {
+        pool_update_sizes(p, true);
+        if (!p->active)
+                return bus_error_setf(error, ERROR_INVALID_STATE, "pool '%s' is inactive: %s is not a folder",
+                                      p->name, p->target);
+        return 0;
+}
+
 /* Volumes are the regular files directly in the folder; symlinks and
  * dot-files (our temporary files) are not. */
 static bool is_volume_file(int dirfd, const char *name) {

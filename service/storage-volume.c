@@ -125,14 +125,6 @@ int volume_check_free(StorageVolume *v, const char *what, const char *in_use_err
         return 0;
 }
 
-int volume_check_pool_active(StorageVolume *v, sd_bus_error *error) {
-        pool_update_sizes(v->pool, true);
-        if (!v->pool->active)
-                return bus_error_setf(error, ERROR_INVALID_STATE, "pool '%s' is inactive: %s is not a folder",
-                                      v->pool->name, v->pool->target);
-        return 0;
-}
-
 int volume_run_tool(char **argv, char **ret_message) {
         g_autofree char *out = NULL, *err = NULL;
         g_autoptr(GError) error = NULL;
@@ -242,10 +234,9 @@ static int check_new_volume(StoragePool *p, const VolumeDef *def, sd_bus_error *
                 return bus_error_setf(error, ERROR_INVALID_ARGUMENT,
                                       "invalid volume name '%s': use 1-255 letters, digits or \"_-.+:\", not starting with '.' or '-' (no '/')",
                                       shown);
-        pool_update_sizes(p, true);
-        if (!p->active)
-                return bus_error_setf(error, ERROR_INVALID_STATE, "pool '%s' is inactive: %s is not a folder", p->name,
-                                      p->target);
+        int r = pool_check_active(p, error);
+        if (r < 0)
+                return r;
         g_autofree char *file = g_build_filename(p->target, def->name, NULL);
         if (g_hash_table_contains(p->volumes, def->name) || g_hash_table_contains(p->pending, def->name) ||
             lstat(file, &st) == 0)
@@ -351,7 +342,7 @@ static int resize_raw(StorageVolume *v, uint64_t capacity, sd_bus_error *error) 
 }
 
 int volume_resize(StorageVolume *v, sd_bus_message *m, uint64_t capacity, sd_bus_error *error) {
-        int r = volume_check_pool_active(v, error);
+        int r = pool_check_active(v->pool, error);
         if (r >= 0)
                 r = volume_check_free(v, "resize", ERROR_BUSY, error);
         if (r < 0)
@@ -361,8 +352,7 @@ int volume_resize(StorageVolume *v, sd_bus_message *m, uint64_t capacity, sd_bus
                 return bus_error_setf(error, ERROR_INVALID_ARGUMENT,
                                       "cannot shrink volume '%s' from %" PRIu64 " to %" PRIu64 " bytes: only growing is supported",
                                       v->name, v->capacity, capacity);
-        pool_update_sizes(v->pool, true);
-        if (capacity - v->capacity > v->pool->available)
+        if (capacity - v->capacity > v->pool->available) /* as pool_check_active() just read it */
                 return bus_error_setf(error, ERROR_INVALID_ARGUMENT,
                                       "cannot grow volume '%s' by %" PRIu64 " bytes: pool '%s' has %" PRIu64 " bytes available",
                                       v->name, capacity - v->capacity, v->pool->name, v->pool->available);
@@ -393,16 +383,23 @@ int volume_resize(StorageVolume *v, sd_bus_message *m, uint64_t capacity, sd_bus
 /* ---- Delete ---- */
 
 int volume_delete(StorageVolume *v, sd_bus_error *error) {
-        int r = volume_check_pool_active(v, error);
+        int r = pool_check_active(v->pool, error);
         if (r >= 0)
                 r = volume_check_free(v, "delete", ERROR_BUSY, error);
         if (r < 0)
                 return r;
-        if (unlink(v->file) < 0 && errno != ENOENT)
+        r = volume_unlink(v, "deleted");
+        if (r < 0)
                 return bus_error_setf(error, ERROR_HYPERVISOR_FAILED, "cannot delete volume '%s': %s", v->name,
-                                      g_strerror(errno));
-        log_info("pool '%s': deleted volume '%s'", v->pool->name, v->name);
+                                      g_strerror(-r));
+        return 0;
+}
+
+int volume_unlink(StorageVolume *v, const char *what_happened) {
+        if (unlink(v->file) < 0 && errno != ENOENT)
+                return -errno;
         StoragePool *p = v->pool;
+        log_info("pool '%s': %s volume '%s'", p->name, what_happened, v->name);
         volume_remove(v, true);
         pool_update_sizes(p, true);
         return 0;

@@ -133,15 +133,15 @@ static void wipe_done(void *p) {
                         continue;
                 }
                 if (t->r >= 0 && t->then_delete) {
-                        if (unlink(v->file) < 0 && errno != ENOENT) {
-                                t->r = -errno;
+                        int r = volume_unlink(v, "wiped and deleted");
+                        if (r < 0) {
+                                t->r = r;
                                 t->message = g_strdup_printf("cannot delete volume '%s': %s", v->name,
-                                                             g_strerror(errno));
-                                continue;
+                                                             g_strerror(-r));
                         }
-                        log_info("pool '%s': wiped and deleted volume '%s'", pool->name, v->name);
-                        volume_remove(v, true);
-                } else if (volume_probe(v) > 0)
+                        continue;
+                }
+                if (volume_probe(v) > 0)
                         volume_emit_sizes(v);
                 pool_update_sizes(pool, true);
         }
@@ -198,7 +198,7 @@ int volume_wipe(StorageVolume *v, sd_bus_message *m, uint32_t algorithm, sd_bus_
                 return bus_error_setf(error, ERROR_NOT_SUPPORTED,
                                       "wipe algorithm %" PRIu32 " is not supported: only 0 (zero) and 1 (random)",
                                       algorithm);
-        int r = volume_check_pool_active(v, error);
+        int r = pool_check_active(v->pool, error);
         if (r >= 0)
                 r = volume_check_free(v, "wipe", ERROR_INVALID_STATE, error);
         if (r < 0)

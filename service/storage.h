@@ -87,6 +87,8 @@ int pool_save_config(StoragePool *p);
  * vanished. Emits signals when `emit`. */
 void pool_refresh(StoragePool *p, bool emit);
 void pool_update_sizes(StoragePool *p, bool emit);
+/* Re-reads the sizes; InvalidState when the pool's folder is gone. */
+int pool_check_active(StoragePool *p, sd_bus_error *error);
 /* The live figures, without storing them. */
 void pool_statvfs(StoragePool *p, bool *active, uint64_t *capacity, uint64_t *available);
 uint64_t pool_allocation(StoragePool *p);
@@ -107,11 +109,12 @@ const char *volume_format_to_string(VolumeFormat f);
 int volume_create_xml(StoragePool *p, sd_bus_message *m, const char *xml, sd_bus_error *error);
 int volume_resize(StorageVolume *v, sd_bus_message *m, uint64_t capacity, sd_bus_error *error);
 int volume_delete(StorageVolume *v, sd_bus_error *error);
+/* Unlinks the file, logs what_happened, drops the volume (InterfacesRemoved)
+ * and re-reads the pool's sizes. On failure (-errno) the volume stays. */
+int volume_unlink(StorageVolume *v, const char *what_happened);
 /* Busy while a job holds it, refusing with `in_use_error` while an active
  * domain uses it; returns < 0 with `error` set when refused. */
 int volume_check_free(StorageVolume *v, const char *what, const char *in_use_error, sd_bus_error *error);
-/* InvalidState when the pool's folder is gone. */
-int volume_check_pool_active(StorageVolume *v, sd_bus_error *error);
 /* Runs argv (qemu-img) synchronously; for worker threads only. */
 int volume_run_tool(char **argv, char **ret_message);
 
